@@ -1,0 +1,1 @@
+"""Tribune: a live Q&A relay for hosted executive chats."""

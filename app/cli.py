@@ -1,0 +1,262 @@
+"""The ``tribune`` command."""
+
+import asyncio
+import getpass
+import sys
+from collections.abc import Awaitable, Callable
+from datetime import datetime
+from pathlib import Path
+from typing import Annotated, TypeVar
+
+import typer
+import uvicorn
+from pydantic import ValidationError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app import migrate
+from app.accounts import service as accounts
+from app.accounts.models import Role
+from app.config import Settings, get_settings
+from app.db import make_engine, make_sessionmaker, unit_of_work
+from app.errors import AppError
+from app.events import service as events
+from app.events.schemas import LiveEventCreate
+from app.ingest.models import IngestSource
+from app.ingest.runner import play
+from app.ingest.schemas import IngestResult
+from app.ingest.sources.replay import ReplayConfig, ReplaySource
+
+cli = typer.Typer(help="Tribune: the live Q&A relay.", no_args_is_help=True)
+db_cli = typer.Typer(help="Database schema.", no_args_is_help=True)
+user_cli = typer.Typer(help="Users.", no_args_is_help=True)
+token_cli = typer.Typer(help="API tokens.", no_args_is_help=True)
+event_cli = typer.Typer(help="LiveEvents.", no_args_is_help=True)
+cli.add_typer(db_cli, name="db")
+cli.add_typer(user_cli, name="user")
+cli.add_typer(token_cli, name="token")
+cli.add_typer(event_cli, name="event")
+
+T = TypeVar("T")
+
+
+class _Nobody:
+    """Notifications from the CLI go nowhere: a running server's feeds poll the log."""
+
+    def notify(self, live_event_ids: object) -> None:
+        return None
+
+
+def _fail(message: str) -> None:
+    typer.secho(f"error: {message}", fg=typer.colors.RED, err=True)
+    raise typer.Exit(1)
+
+
+def _in_transaction(settings: Settings, work: Callable[[AsyncSession], Awaitable[T]]) -> T:
+    async def run() -> T:
+        engine = make_engine(settings.database_url)
+        try:
+            async with unit_of_work(make_sessionmaker(engine), _Nobody()) as session:
+                return await work(session)
+        finally:
+            await engine.dispose()
+
+    try:
+        return asyncio.run(run())
+    except AppError as exc:
+        _fail(exc.message)
+        raise  # unreachable: _fail exits
+
+
+@db_cli.command("upgrade")
+def db_upgrade(revision: str = "head") -> None:
+    """Migrate the database to the latest schema (or REVISION)."""
+    migrate.upgrade(get_settings().database_url, revision)
+    typer.echo("database is up to date")
+
+
+@cli.command()
+def serve(
+    host: Annotated[str | None, typer.Option(help="Default: TRIBUNE_HOST.")] = None,
+    port: Annotated[int | None, typer.Option(help="Default: TRIBUNE_PORT.")] = None,
+    sources: Annotated[bool, typer.Option(help="Run the configured ingest sources.")] = True,
+) -> None:
+    """Migrate, then serve the app (and run ingest sources)."""
+    settings = get_settings()
+    try:
+        settings.check_production_ready()
+    except RuntimeError as exc:
+        _fail(str(exc))
+    migrate.upgrade(settings.database_url)
+    _serve(settings, host or settings.host, port or settings.port, sources)
+
+
+def _serve(settings: Settings, host: str, port: int, sources: bool) -> None:
+    from app.main import create_app
+
+    app = create_app(settings, run_sources=sources)
+    uvicorn.run(app, host=host, port=port, log_level=settings.log_level.lower(), ws="websockets-sansio")
+
+
+def _read_password(from_stdin: bool) -> str:
+    if from_stdin or not sys.stdin.isatty():
+        return sys.stdin.readline().rstrip("\n")
+    first = getpass.getpass("Password: ")
+    if getpass.getpass("Again: ") != first:
+        _fail("the passwords differ")
+    return first
+
+
+@user_cli.command("create")
+def user_create(
+    name: str,
+    role: Annotated[Role, typer.Option(help="admin, moderator or spokesperson")],
+    display_name: Annotated[str, typer.Option(help="Shown on screens.")] = "",
+    password_stdin: Annotated[bool, typer.Option(help="Read the password from stdin.")] = False,
+) -> None:
+    """Create a user; the password comes from stdin or a prompt, never from the command line."""
+    password = _read_password(password_stdin)
+
+    async def work(session: AsyncSession) -> None:
+        await accounts.create_user(session, name, password, role, display_name)
+
+    _in_transaction(get_settings(), work)
+    typer.echo(f"created {role.value} {name}")
+
+
+@token_cli.command("create")
+def token_create(
+    name: Annotated[str, typer.Argument(help="The user the token acts as.")],
+    label: Annotated[str, typer.Option(help="What the token is for.")] = "cli",
+) -> None:
+    """Create an API token for a user and print it (it is shown only this once)."""
+
+    async def work(session: AsyncSession) -> str:
+        user = await accounts.get_user(session, name)
+        return await accounts.create_api_token(session, user, label)
+
+    typer.echo(_in_transaction(get_settings(), work))
+
+
+@event_cli.command("create")
+def event_create(
+    slug: Annotated[str, typer.Option()],
+    title: Annotated[str, typer.Option()],
+    hashtag: Annotated[list[str], typer.Option(help="Repeat for several.")],
+    answering_handle: Annotated[str, typer.Option(help="The X account that answers.")] = "",
+    spokesperson: Annotated[str, typer.Option()] = "",
+    stream_url: Annotated[str | None, typer.Option(help="https:// player URL.")] = None,
+    starts_at: Annotated[datetime | None, typer.Option(formats=["%Y-%m-%dT%H:%M:%S%z"])] = None,
+) -> None:
+    """Schedule a LiveEvent."""
+    try:
+        data = LiveEventCreate(
+            slug=slug,
+            title=title,
+            hashtags=hashtag,
+            answering_handle=answering_handle,
+            spokesperson=spokesperson,
+            stream_url=stream_url,
+            starts_at=starts_at,
+        )
+    except ValidationError as exc:
+        _fail("; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors()))
+        return
+
+    async def work(session: AsyncSession) -> None:
+        await events.create(session, data)
+
+    _in_transaction(get_settings(), work)
+    typer.echo(f"created LiveEvent {slug}")
+
+
+async def _add_source(settings: Settings, slug: str, config: ReplayConfig, enabled: bool) -> int:
+    async def work(session: AsyncSession) -> int:
+        live_event = await events.get_by_slug(session, slug)
+        row = IngestSource(
+            live_event_id=live_event.id,
+            kind=ReplaySource.slug,
+            config=config.model_dump(),
+            enabled=enabled,
+        )
+        session.add(row)
+        await session.flush()
+        return row.id
+
+    engine = make_engine(settings.database_url)
+    try:
+        async with unit_of_work(make_sessionmaker(engine), _Nobody()) as session:
+            return await work(session)
+    finally:
+        await engine.dispose()
+
+
+@cli.command()
+def replay(
+    file: Annotated[Path, typer.Argument(exists=True, dir_okay=False, readable=True)],
+    event: Annotated[str, typer.Option("--event", help="The LiveEvent's slug.")],
+    speed: Annotated[float, typer.Option(min=0.01, help="2 plays twice as fast.")] = 1.0,
+) -> None:
+    """Play a recorded chat (X filtered-stream JSON lines) into a LiveEvent."""
+    settings = get_settings()
+    config = ReplayConfig(path=str(file.resolve()), speed=speed)
+    source = ReplaySource(config)
+    total = source.count()
+
+    async def run() -> IngestResult:
+        source_id = await _add_source(settings, event, config, enabled=False)
+        engine = make_engine(settings.database_url)
+        totals = IngestResult(received=0, stored=0, questions=0, duplicates=0)
+        with typer.progressbar(length=total, label="replaying") as bar:
+
+            def step(result: IngestResult) -> None:
+                nonlocal totals
+                totals = IngestResult(
+                    received=totals.received + result.received,
+                    stored=totals.stored + result.stored,
+                    questions=totals.questions + result.questions,
+                    duplicates=totals.duplicates + result.duplicates,
+                )
+                bar.update(result.received)
+
+            try:
+                await play(source, source_id, make_sessionmaker(engine), _Nobody(), step)
+            finally:
+                await engine.dispose()
+        return totals
+
+    try:
+        totals = asyncio.run(run())
+    except AppError as exc:
+        _fail(exc.message)
+        return
+    typer.echo(
+        f"{totals.received} posts: {totals.stored} new, {totals.duplicates} already stored, "
+        f"{totals.questions} questions"
+    )
+
+
+@cli.command()
+def demo(
+    port: Annotated[int, typer.Option()] = 8000,
+    speed: Annotated[float, typer.Option(min=0.01, help="Replay speed.")] = 1.0,
+    database: Annotated[Path, typer.Option(help="Recreated at each start.")] = Path(
+        "tribune-demo.db"
+    ),
+) -> None:
+    """Everything at once, no credentials: a fresh database, demo users, a LiveEvent, a
+    recorded chat replayed into it, and the server."""
+    from app.demo import prepare_demo
+
+    settings = Settings(
+        demo=True,
+        database_url=f"sqlite+aiosqlite:///{database.resolve()}",
+        port=port,
+        _env_file=None,
+    )
+    banner = prepare_demo(settings, database, speed)
+    typer.echo(banner)
+    _serve(settings, "127.0.0.1", port, sources=True)
+
+
+def main() -> None:
+    cli()

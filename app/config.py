@@ -1,0 +1,59 @@
+"""Settings, read once from the environment (prefix ``TRIBUNE_``) or a ``.env`` file."""
+
+from functools import lru_cache
+
+from pydantic import SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+# The placeholder secret. It signs nothing that matters in demo mode, and outside demo mode
+# the app refuses to start with it (see Settings.check_production_ready).
+DEFAULT_SECRET_KEY = "tribune-insecure-default-secret"  # noqa: S105
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="TRIBUNE_", env_file=".env", extra="ignore")
+
+    database_url: str = "sqlite+aiosqlite:///./tribune.db"
+    # Empty means the in-process hub: fine for one worker, the embedded default.
+    redis_url: str = ""
+    secret_key: SecretStr = SecretStr(DEFAULT_SECRET_KEY)
+    demo: bool = False
+    x_api_base_url: str = "https://api.twitter.com"
+    host: str = "127.0.0.1"
+    port: int = 8000
+
+    # How many updates behind a client may resume from; further behind it is told to resync
+    # (reload a fresh snapshot) rather than replay a long history message by message.
+    resume_window: int = 5000
+    # Per-connection send queue. A client that lets this many messages pile up is disconnected
+    # and resumes from its last seq: it must never slow the other clients down.
+    ws_queue_size: int = 512
+    # Pages show "stale" when no message arrives for about twice this long.
+    heartbeat_seconds: float = 10.0
+    # Each worker also polls the update log this often while it has subscribers, so an update
+    # written by another process (the CLI replay, a second worker) reaches its clients even
+    # when no notification does.
+    poll_seconds: float = 1.0
+    # Ingest batches: many posts per transaction, never more than this many at once.
+    ingest_batch_size: int = 200
+    # Bearer and cookie session lifetime.
+    session_hours: int = 12
+    log_level: str = "INFO"
+
+    def check_production_ready(self) -> None:
+        """Refuse to run for real with the placeholder secret."""
+        if not self.demo and self.secret_key.get_secret_value() == DEFAULT_SECRET_KEY:
+            raise RuntimeError(
+                "TRIBUNE_SECRET_KEY is the built-in placeholder; set a long random value "
+                "(for example `python -c 'import secrets; print(secrets.token_urlsafe(48))'`) "
+                "or run in demo mode with TRIBUNE_DEMO=1."
+            )
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.database_url.startswith("sqlite")
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()

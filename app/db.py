@@ -1,0 +1,153 @@
+"""Database plumbing: the declarative Base, the engine factory and the request session.
+
+The engine is built in the app's lifespan (nothing connects at import). SQLite gets WAL, a busy
+timeout, foreign keys and IMMEDIATE write transactions; see ``make_engine``.
+"""
+
+from collections.abc import AsyncIterator, Iterable
+from contextlib import asynccontextmanager
+from datetime import UTC, datetime
+from typing import Annotated, Any, Protocol
+
+from fastapi import Depends, Request
+from sqlalchemy import DateTime, MetaData, event
+from sqlalchemy.ext.asyncio import (
+    AsyncEngine,
+    AsyncSession,
+    async_sessionmaker,
+    create_async_engine,
+)
+from sqlalchemy.orm import DeclarativeBase
+from sqlalchemy.types import TypeDecorator
+
+# Stable constraint names, so that Alembic migrations name the same thing on every database.
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """A timezone-aware timestamp on every backend.
+
+    SQLite stores no zone; values are written in UTC and read back as aware UTC datetimes, so
+    application code never meets a naive datetime.
+    """
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to a UTCDateTime column")
+        return value.astimezone(UTC)
+
+    def process_result_value(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+# SQLite waits this long for a lock before "database is locked": a live chat has bursts of
+# writers (ingest, several moderators) that each hold the lock for milliseconds.
+SQLITE_BUSY_TIMEOUT_MS = 10_000
+
+
+def make_engine(url: str, **kwargs: Any) -> AsyncEngine:
+    """Create the async engine, with SQLite configured for concurrent use."""
+    if not url.startswith("sqlite"):
+        return create_async_engine(url, pool_pre_ping=True, **kwargs)
+    engine = create_async_engine(url, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000})
+
+    @event.listens_for(engine.sync_engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        # Take transaction control away from the driver so that "begin" below decides.
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.close()
+
+    @event.listens_for(engine.sync_engine, "begin")
+    def _on_begin(conn: Any) -> None:
+        # A deferred BEGIN that reads and then writes fails with "database is locked" when
+        # another writer got in between; IMMEDIATE takes the write lock up front (and waits
+        # for it under busy_timeout), which also makes seq allocation follow commit order.
+        # Read-only work (the update feeds, socket replay) asks for a plain BEGIN, which WAL
+        # lets run beside a writer.
+        readonly = conn.get_execution_options().get(READONLY_OPTION, False)
+        conn.exec_driver_sql("BEGIN" if readonly else "BEGIN IMMEDIATE")
+
+    return engine
+
+
+READONLY_OPTION = "tribune_readonly"
+
+
+def make_sessionmaker(
+    engine: AsyncEngine, *, readonly: bool = False
+) -> async_sessionmaker[AsyncSession]:
+    """Sessions for request and worker transactions; ``readonly`` ones must not write."""
+    bind = engine.execution_options(**{READONLY_OPTION: True}) if readonly else engine
+    return async_sessionmaker(bind, expire_on_commit=False)
+
+
+class Notifier(Protocol):
+    """What a transaction tells after commit: "these LiveEvents have new updates"."""
+
+    def notify(self, live_event_ids: Iterable[int]) -> None: ...
+
+
+# Key in Session.info where emit() records the LiveEvents to notify after commit.
+PENDING_NOTIFY = "tribune_pending_notify"
+
+
+def notify_after_commit(session: AsyncSession, notifier: Notifier) -> None:
+    ids: set[int] = session.info.pop(PENDING_NOTIFY, set())
+    if ids:
+        notifier.notify(ids)
+
+
+@asynccontextmanager
+async def unit_of_work(
+    maker: async_sessionmaker[AsyncSession], notifier: Notifier
+) -> AsyncIterator[AsyncSession]:
+    """One worker transaction: commit on success, roll back on error, notify after commit."""
+    async with maker() as session:
+        try:
+            yield session
+            await session.commit()
+        except BaseException:
+            await session.rollback()
+            session.info.pop(PENDING_NOTIFY, None)
+            raise
+        notify_after_commit(session, notifier)
+
+
+async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
+    """One session per request: commit when the handler returns, roll back when it raises.
+
+    After the commit, updates the services emitted are handed to the hub (never before: a
+    rolled-back change must not reach a screen).
+    """
+    async with unit_of_work(request.app.state.sessionmaker, request.app.state.hub) as session:
+        yield session
+
+
+# scope="function": commit before the response is sent, so a 200 means "stored".
+SessionDep = Annotated[AsyncSession, Depends(get_session, scope="function")]

@@ -1,0 +1,36 @@
+import enum
+from datetime import datetime
+
+from sqlalchemy import JSON, Enum, Integer, String, Text
+from sqlalchemy.orm import Mapped, mapped_column
+
+from app.db import Base, UTCDateTime, utcnow
+
+
+class LiveEventState(enum.StrEnum):
+    scheduled = "scheduled"
+    live = "live"
+    ended = "ended"
+
+
+class LiveEvent(Base):
+    __tablename__ = "live_events"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    slug: Mapped[str] = mapped_column(String(64), unique=True)
+    title: Mapped[str] = mapped_column(String(200))
+    description: Mapped[str] = mapped_column(Text, default="")
+    # Without the '#', as typed by the operator: ["AskAurora"].
+    hashtags: Mapped[list[str]] = mapped_column(JSON, default=list)
+    answering_handle: Mapped[str] = mapped_column(String(64), default="")
+    spokesperson: Mapped[str] = mapped_column(String(120), default="")
+    starts_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    ends_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    stream_url: Mapped[str] = mapped_column(String(500), default="")
+    state: Mapped[LiveEventState] = mapped_column(
+        Enum(LiveEventState, native_enum=False, length=20), default=LiveEventState.scheduled
+    )
+    # The seq of the last Update written for this LiveEvent. Incremented in the writer's
+    # transaction, whose row lock makes seq follow commit order (see realtime.service.emit).
+    last_seq: Mapped[int] = mapped_column(Integer, default=0)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

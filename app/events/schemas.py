@@ -1,0 +1,103 @@
+import re
+from datetime import datetime
+from typing import Annotated
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, HttpUrl, model_validator
+
+from app.events.models import LiveEventState
+
+SLUG_RE = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,62}[a-z0-9])?$")
+HASHTAG_RE = re.compile(r"^\w{1,100}$")
+HANDLE_RE = re.compile(r"^\w{1,15}$")
+
+
+def _slug(value: str) -> str:
+    if not SLUG_RE.fullmatch(value):
+        raise ValueError("lowercase letters, digits and '-', 1 to 64 characters")
+    return value
+
+
+def _hashtag(value: str) -> str:
+    value = value.strip().removeprefix("#")
+    if not HASHTAG_RE.fullmatch(value):
+        raise ValueError("a hashtag is letters, digits or '_' (the '#' is optional)")
+    return value
+
+
+def _handle(value: str) -> str:
+    value = value.strip().removeprefix("@")
+    if value and not HANDLE_RE.fullmatch(value):
+        raise ValueError("an X handle is 1 to 15 letters, digits or '_'")
+    return value
+
+
+def _aware(value: datetime | None) -> datetime | None:
+    if value is not None and value.tzinfo is None:
+        raise ValueError("give a time zone (e.g. 2026-12-03T18:00:00Z)")
+    return value
+
+
+Slug = Annotated[str, AfterValidator(_slug)]
+Hashtag = Annotated[str, AfterValidator(_hashtag)]
+Handle = Annotated[str, AfterValidator(_handle)]
+AwareDatetime = Annotated[datetime | None, AfterValidator(_aware)]
+
+
+class LiveEventFields(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    title: str | None = Field(None, min_length=1, max_length=200)
+    description: str | None = Field(None, max_length=5000)
+    hashtags: list[Hashtag] | None = Field(None, max_length=10)
+    answering_handle: Handle | None = None
+    spokesperson: str | None = Field(None, max_length=120)
+    starts_at: AwareDatetime = None
+    ends_at: AwareDatetime = None
+    # HTTPS only: the page is served over HTTPS inside the brand's site.
+    stream_url: HttpUrl | None = None
+
+    @model_validator(mode="after")
+    def _check(self) -> "LiveEventFields":
+        if self.stream_url is not None and self.stream_url.scheme != "https":
+            raise ValueError("stream_url must be an https:// URL")
+        if self.starts_at and self.ends_at and self.ends_at <= self.starts_at:
+            raise ValueError("ends_at must be after starts_at")
+        return self
+
+
+class LiveEventCreate(LiveEventFields):
+    slug: Slug
+    title: str = Field(min_length=1, max_length=200)
+    # One hashtag is the common case; both spellings are accepted.
+    hashtag: Hashtag | None = None
+
+    @model_validator(mode="after")
+    def _merge_hashtag(self) -> "LiveEventCreate":
+        tags = list(self.hashtags or [])
+        if self.hashtag and self.hashtag not in tags:
+            tags.insert(0, self.hashtag)
+        if not tags:
+            raise ValueError("give at least one hashtag (hashtag or hashtags)")
+        self.hashtags = tags
+        return self
+
+
+class LiveEventUpdate(LiveEventFields):
+    state: LiveEventState | None = None
+
+
+class LiveEventOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    slug: str
+    title: str
+    description: str
+    hashtags: list[str]
+    answering_handle: str
+    spokesperson: str
+    starts_at: datetime | None
+    ends_at: datetime | None
+    stream_url: str
+    state: LiveEventState
+    last_seq: int

@@ -1,0 +1,1 @@
+"""Source implementations, one module per network (replay today)."""

@@ -1,0 +1,62 @@
+"""The FastAPI application. ``create_app`` builds it; nothing connects at import."""
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+from fastapi.staticfiles import StaticFiles
+
+from app.accounts.router import router as accounts_router
+from app.config import Settings, get_settings
+from app.db import make_engine, make_sessionmaker
+from app.errors import install_error_handlers
+from app.events.router import router as events_router
+from app.ingest.runner import Runner
+from app.logs import configure_logging
+from app.paths import STATIC_DIR
+from app.questions.router import router as questions_router
+from app.realtime.hub import Hub
+from app.realtime.router import router as realtime_router
+from app.web.router import router as web_router
+
+
+def create_app(settings: Settings | None = None, *, run_sources: bool = True) -> FastAPI:
+    """The Tribune app. ``run_sources`` starts the configured ingest sources with it."""
+    settings = settings or get_settings()
+    settings.check_production_ready()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        configure_logging(settings.log_level)
+        engine = make_engine(settings.database_url)
+        app.state.engine = engine
+        app.state.sessionmaker = make_sessionmaker(engine)
+        app.state.read_sessionmaker = make_sessionmaker(engine, readonly=True)
+        hub = Hub(
+            app.state.read_sessionmaker,
+            queue_size=settings.ws_queue_size,
+            poll_seconds=settings.poll_seconds,
+        )
+        app.state.hub = hub
+        runner = Runner(app.state.sessionmaker, hub)
+        if run_sources:
+            await runner.start()
+        try:
+            yield
+        finally:
+            await runner.stop()
+            await hub.close()
+            await engine.dispose()
+
+    app = FastAPI(
+        title="Tribune",
+        summary="Live Q&A relay for hosted executive chats.",
+        version="0.1.0",
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    install_error_handlers(app)
+    for router in (accounts_router, events_router, questions_router, realtime_router, web_router):
+        app.include_router(router)
+    app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+    return app

@@ -1,0 +1,24 @@
+"""Every domain's models in one import, so Alembic's autogenerate sees the whole schema."""
+
+from app.accounts.models import ApiToken, User, WebSession
+from app.db import Base
+from app.events.models import LiveEvent
+from app.ingest.models import IngestSource, Post
+from app.publishing.models import Delivery
+from app.questions.models import Answer, Question, Transition
+from app.realtime.models import Update
+
+__all__ = [
+    "Answer",
+    "ApiToken",
+    "Base",
+    "Delivery",
+    "IngestSource",
+    "LiveEvent",
+    "Post",
+    "Question",
+    "Transition",
+    "Update",
+    "User",
+    "WebSession",
+]

@@ -1,0 +1,139 @@
+from typing import Annotated
+
+from fastapi import APIRouter, Body, Query
+
+from app.accounts.deps import Moderator, Presenter
+from app.db import SessionDep
+from app.events import service as events
+from app.questions import service
+from app.questions.schemas import (
+    ActionIn,
+    AnswerIn,
+    AnswerOut,
+    AudienceQuestionIn,
+    PublicQuestion,
+    PublicSnapshot,
+    QuestionEdit,
+    QuestionOut,
+    QuestionPage,
+    TransitionOut,
+)
+from app.questions.states import Action, Status
+
+router = APIRouter(prefix="/api/v1", tags=["questions"])
+
+OptionalAction = Annotated[ActionIn | None, Body()]
+
+
+@router.get("/events/{slug}/questions")
+async def list_questions(
+    slug: str,
+    session: SessionDep,
+    _: Presenter,
+    status: Status | None = None,
+    limit: Annotated[int, Query(ge=1, le=500)] = 100,
+    offset: Annotated[int, Query(ge=0)] = 0,
+) -> QuestionPage:
+    """Questions of a LiveEvent, by status; approved ones in queue order."""
+    live_event = await events.get_by_slug(session, slug)
+    return await service.list_questions(session, live_event, status, limit, offset)
+
+
+@router.post("/events/{slug}/questions", status_code=201)
+async def ask_question(slug: str, data: AudienceQuestionIn, session: SessionDep) -> PublicQuestion:
+    """An audience question from the Tribune page (public). It waits for moderation."""
+    live_event = await events.get_by_slug(session, slug)
+    question = await service.ask(session, live_event, data.text, data.author_name)
+    view = await service.question_view(session, question)
+    return PublicQuestion.model_validate(view.model_dump())
+
+
+@router.get("/events/{slug}/public")
+async def public_snapshot(slug: str, session: SessionDep) -> PublicSnapshot:
+    """What the audience page shows: the question on air and answered Q&A (public)."""
+    live_event = await events.get_by_slug(session, slug)
+    return await service.public_snapshot(session, live_event)
+
+
+@router.get("/questions/{question_id}")
+async def get_question(question_id: int, session: SessionDep, _: Presenter) -> QuestionOut:
+    return await service.question_view(session, await service.get(session, question_id))
+
+
+@router.get("/questions/{question_id}/history")
+async def question_history(
+    question_id: int, session: SessionDep, _: Moderator
+) -> list[TransitionOut]:
+    """Every transition of the question: who, when, from what to what."""
+    await service.get(session, question_id)
+    return [TransitionOut.model_validate(t) for t in await service.history(session, question_id)]
+
+
+@router.patch("/questions/{question_id}")
+async def edit_question(
+    question_id: int, data: QuestionEdit, session: SessionDep, user: Moderator
+) -> QuestionOut:
+    """Edit the text (the original is kept), the note, the category or the queue position."""
+    question = await service.edit(session, question_id, data, user)
+    return await service.question_view(session, question)
+
+
+async def _act(
+    session: SessionDep, question_id: int, action: Action, user: Moderator, body: ActionIn | None
+) -> QuestionOut:
+    version = body.version if body else None
+    question = await service.act(session, question_id, action, user, version)
+    return await service.question_view(session, question)
+
+
+@router.post("/questions/{question_id}/approve")
+async def approve(
+    question_id: int, session: SessionDep, user: Moderator, body: OptionalAction = None
+) -> QuestionOut:
+    return await _act(session, question_id, Action.approve, user, body)
+
+
+@router.post("/questions/{question_id}/reject")
+async def reject(
+    question_id: int, session: SessionDep, user: Moderator, body: OptionalAction = None
+) -> QuestionOut:
+    return await _act(session, question_id, Action.reject, user, body)
+
+
+@router.post("/questions/{question_id}/archive")
+async def archive(
+    question_id: int, session: SessionDep, user: Moderator, body: OptionalAction = None
+) -> QuestionOut:
+    return await _act(session, question_id, Action.archive, user, body)
+
+
+@router.post("/questions/{question_id}/on-air")
+async def on_air(
+    question_id: int, session: SessionDep, user: Presenter, body: OptionalAction = None
+) -> QuestionOut:
+    """Put an approved question on air; the one on air before goes back to the queue head."""
+    version = body.version if body else None
+    question = await service.act(session, question_id, Action.on_air, user, version)
+    return await service.question_view(session, question)
+
+
+@router.post("/questions/{question_id}/undo")
+async def undo(
+    question_id: int, session: SessionDep, user: Moderator, body: OptionalAction = None
+) -> QuestionOut:
+    """Revert the question's last transition (again to step further back)."""
+    version = body.version if body else None
+    question = await service.undo(session, question_id, user, version)
+    return await service.question_view(session, question)
+
+
+@router.post("/questions/{question_id}/answers", status_code=201)
+async def answer(
+    question_id: int, data: AnswerIn, session: SessionDep, user: Presenter
+) -> AnswerOut:
+    """Publish the spokesperson's answer; the question becomes answered everywhere."""
+    await service.answer(session, question_id, data.text, user)
+    view = await service.question_view(session, await service.get(session, question_id))
+    if view.answer is None:  # cannot be: the answer was written in this transaction
+        raise RuntimeError("answer vanished")
+    return view.answer

@@ -1,0 +1,112 @@
+from datetime import datetime
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from app.publishing.models import DeliveryStatus
+from app.questions.models import Category, Origin
+from app.questions.states import Status
+
+# The audience form's limit; a network post may be longer (X's long posts).
+AUDIENCE_TEXT_MAX = 500
+
+
+class AudienceQuestionIn(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    text: str = Field(min_length=1, max_length=AUDIENCE_TEXT_MAX)
+    author_name: str | None = Field(None, max_length=80)
+
+
+class ActionIn(BaseModel):
+    """Optional body of a moderation action: the version the moderator was looking at.
+
+    With it, acting on a question someone else changed meanwhile is a 409 instead of a silent
+    overwrite of their decision.
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
+    version: int | None = Field(None, ge=1)
+
+
+class QuestionEdit(ActionIn):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    text: str | None = Field(None, min_length=1, max_length=4000)
+    note: str | None = Field(None, max_length=2000)
+    category: Category | None = None
+    queue_position: float | None = None
+
+
+class AnswerIn(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    text: str = Field(min_length=1, max_length=10_000)
+
+
+class DeliveryOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    target: str
+    status: DeliveryStatus
+    url: str
+
+
+class AnswerOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    text: str
+    author_name: str
+    created_at: datetime
+    deliveries: list[DeliveryOut] = []
+
+
+class PublicQuestion(BaseModel):
+    """What the audience may see of a question: never a note, never who moderated it."""
+
+    id: int
+    text: str
+    author_name: str
+    author_handle: str
+    source: str
+    status: Status
+    created_at: datetime
+    status_changed_at: datetime
+    answer: AnswerOut | None
+
+
+class QuestionOut(PublicQuestion):
+    live_event_id: int
+    origin: Origin
+    original_text: str
+    lang: str
+    category: Category | None
+    queue_position: float
+    note: str
+    merged_into_id: int | None
+    status_changed_by: str
+    version: int
+
+
+class QuestionPage(BaseModel):
+    seq: int = Field(description="The LiveEvent's seq this page reflects: resume sockets here.")
+    items: list[QuestionOut]
+    next_offset: int | None
+
+
+class PublicSnapshot(BaseModel):
+    seq: int
+    on_air: PublicQuestion | None
+    answered: list[PublicQuestion]
+
+
+class TransitionOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    action: str
+    from_status: Status
+    to_status: Status
+    actor_id: int | None
+    at: datetime
+    undone: bool

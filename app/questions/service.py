@@ -1,0 +1,444 @@
+"""Moderation: the question lifecycle, edits, answers, and what each screen is told of them."""
+
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm.exc import StaleDataError
+
+from app.accounts.models import User
+from app.db import utcnow
+from app.errors import Conflict, NotFound
+from app.events.models import LiveEvent, LiveEventState
+from app.publishing.models import Delivery, DeliveryStatus
+from app.questions.models import Answer, Origin, Question, Transition
+from app.questions.schemas import (
+    AnswerOut,
+    DeliveryOut,
+    PublicQuestion,
+    PublicSnapshot,
+    QuestionEdit,
+    QuestionOut,
+    QuestionPage,
+)
+from app.questions.states import (
+    PRESENTER_VISIBLE,
+    PUBLIC_VISIBLE,
+    Action,
+    IllegalTransition,
+    Status,
+    next_status,
+)
+from app.realtime.schemas import Channel, ChannelMessages
+from app.realtime.service import emit, last_seq
+
+# The Tribune page itself is a publication target: an answer is on it as soon as it is saved.
+PAGE_TARGET = "page"
+
+
+# --- Views -------------------------------------------------------------------------------------
+
+
+async def _answers_for(session: AsyncSession, question_ids: Sequence[int]) -> dict[int, AnswerOut]:
+    """The latest answer of each question, with its deliveries, in two queries."""
+    if not question_ids:
+        return {}
+    answers = (
+        await session.scalars(
+            select(Answer).where(Answer.question_id.in_(question_ids)).order_by(Answer.id)
+        )
+    ).all()
+    latest = {a.question_id: a for a in answers}
+    deliveries: dict[int, list[DeliveryOut]] = {}
+    if latest:
+        rows = await session.scalars(
+            select(Delivery)
+            .where(Delivery.answer_id.in_([a.id for a in latest.values()]))
+            .order_by(Delivery.id)
+        )
+        for d in rows:
+            deliveries.setdefault(d.answer_id, []).append(DeliveryOut.model_validate(d))
+    return {
+        qid: AnswerOut(
+            id=a.id,
+            text=a.text,
+            author_name=a.author_name,
+            created_at=a.created_at,
+            deliveries=deliveries.get(a.id, []),
+        )
+        for qid, a in latest.items()
+    }
+
+
+def _full(question: Question, answer: AnswerOut | None) -> QuestionOut:
+    return QuestionOut(
+        id=question.id,
+        live_event_id=question.live_event_id,
+        origin=question.origin,
+        text=question.text,
+        original_text=question.original_text,
+        author_name=question.author_name,
+        author_handle=question.author_handle,
+        source=question.source,
+        lang=question.lang,
+        status=question.status,
+        category=question.category,
+        queue_position=question.queue_position,
+        note=question.note,
+        merged_into_id=question.merged_into_id,
+        created_at=question.created_at,
+        status_changed_at=question.status_changed_at,
+        status_changed_by=question.status_changed_by,
+        version=question.version,
+        answer=answer,
+    )
+
+
+def _public(question: Question, answer: AnswerOut | None) -> PublicQuestion:
+    return PublicQuestion(
+        id=question.id,
+        text=question.text,
+        author_name=question.author_name,
+        author_handle=question.author_handle,
+        source=question.source,
+        status=question.status,
+        created_at=question.created_at,
+        status_changed_at=question.status_changed_at,
+        answer=answer,
+    )
+
+
+async def question_view(session: AsyncSession, question: Question) -> QuestionOut:
+    answers = await _answers_for(session, [question.id])
+    return _full(question, answers.get(question.id))
+
+
+def _messages(
+    question: Question, answer: AnswerOut | None, before: Status | None
+) -> ChannelMessages:
+    """What each channel is told of a question's change.
+
+    A channel sees the question while its status is visible there. When the question leaves a
+    channel's view (an undo, an archive), that channel gets a bare "question.removed" with the
+    id only, so no text it should not see ever travels on it.
+    """
+    full = _full(question, answer).model_dump(mode="json")
+    messages: ChannelMessages = {Channel.moderation: {"question": full}}
+    for channel, visible, body in (
+        (Channel.presenter, PRESENTER_VISIBLE, full),
+        (Channel.public, PUBLIC_VISIBLE, None),
+    ):
+        if question.status in visible:
+            if body is None:
+                body = _public(question, answer).model_dump(mode="json")
+            messages[channel] = {"question": body}
+        elif before in visible:
+            messages[channel] = {"type": "question.removed", "id": question.id}
+        else:
+            messages[channel] = None
+    return messages
+
+
+async def _emit_question(session: AsyncSession, question: Question, before: Status | None) -> None:
+    await session.flush()
+    answers = await _answers_for(session, [question.id])
+    await emit(
+        session,
+        question.live_event_id,
+        "question",
+        _messages(question, answers.get(question.id), before),
+    )
+
+
+# --- Reads -------------------------------------------------------------------------------------
+
+
+async def get(session: AsyncSession, question_id: int) -> Question:
+    question = await session.get(Question, question_id)
+    if question is None:
+        raise NotFound(f"no question {question_id}")
+    return question
+
+
+async def list_questions(
+    session: AsyncSession,
+    live_event: LiveEvent,
+    status: Status | None,
+    limit: int,
+    offset: int,
+) -> QuestionPage:
+    """A page of the LiveEvent's questions: approved ones in queue order, others oldest first."""
+    # Read seq first: anything that changes after this is in the log after it, so a client
+    # resuming from this seq misses nothing (it may see a change twice, which is harmless).
+    seq = await last_seq(session, live_event.id)
+    query = select(Question).where(Question.live_event_id == live_event.id)
+    if status is not None:
+        query = query.where(Question.status == status)
+    if status == Status.approved:
+        query = query.order_by(Question.queue_position, Question.id)
+    else:
+        query = query.order_by(Question.id)
+    rows = (await session.scalars(query.offset(offset).limit(limit + 1))).all()
+    page = rows[:limit]
+    answers = await _answers_for(session, [q.id for q in page])
+    return QuestionPage(
+        seq=seq,
+        items=[_full(q, answers.get(q.id)) for q in page],
+        next_offset=offset + limit if len(rows) > limit else None,
+    )
+
+
+# How many answered questions the audience page starts with; older ones are a click away.
+PUBLIC_ANSWERED_LIMIT = 100
+
+
+async def public_snapshot(session: AsyncSession, live_event: LiveEvent) -> PublicSnapshot:
+    """The audience's view: the question on air and the answered Q&A, newest first."""
+    seq = await last_seq(session, live_event.id)
+    on_air = await session.scalar(
+        select(Question).where(
+            Question.live_event_id == live_event.id, Question.status == Status.on_air
+        )
+    )
+    answered = (
+        await session.scalars(
+            select(Question)
+            .where(Question.live_event_id == live_event.id, Question.status == Status.answered)
+            .order_by(Question.status_changed_at.desc(), Question.id.desc())
+            .limit(PUBLIC_ANSWERED_LIMIT)
+        )
+    ).all()
+    ids = [q.id for q in answered] + ([on_air.id] if on_air else [])
+    answers = await _answers_for(session, ids)
+    return PublicSnapshot(
+        seq=seq,
+        on_air=_public(on_air, answers.get(on_air.id)) if on_air else None,
+        answered=[_public(q, answers.get(q.id)) for q in answered],
+    )
+
+
+async def history(session: AsyncSession, question_id: int) -> Sequence[Transition]:
+    rows = await session.scalars(
+        select(Transition).where(Transition.question_id == question_id).order_by(Transition.id)
+    )
+    return rows.all()
+
+
+# --- Writes ------------------------------------------------------------------------------------
+
+
+async def create(
+    session: AsyncSession,
+    live_event: LiveEvent,
+    *,
+    origin: Origin,
+    source: str,
+    text: str,
+    author_name: str = "",
+    author_handle: str = "",
+    lang: str = "",
+    post_id: int | None = None,
+) -> Question:
+    """A new pending question; moderators see it at once."""
+    question = Question(
+        live_event_id=live_event.id,
+        origin=origin,
+        source=source,
+        post_id=post_id,
+        original_text=text,
+        text=text,
+        author_name=author_name,
+        author_handle=author_handle,
+        lang=lang,
+        status=Status.pending,
+    )
+    session.add(question)
+    await _emit_question(session, question, None)
+    return question
+
+
+async def ask(
+    session: AsyncSession, live_event: LiveEvent, text: str, author_name: str | None
+) -> Question:
+    """An audience member's question from the Tribune page."""
+    if live_event.state == LiveEventState.ended:
+        raise Conflict("this Q&A has ended; questions are closed")
+    return await create(
+        session,
+        live_event,
+        origin=Origin.audience,
+        source="audience",
+        text=text,
+        author_name=(author_name or "").strip(),
+    )
+
+
+def _check_version(question: Question, version: int | None) -> None:
+    if version is not None and version != question.version:
+        who = f" by {question.status_changed_by}" if question.status_changed_by else ""
+        raise Conflict(
+            f"question {question.id} was changed{who} since you loaded it "
+            f"(it is {question.status.value} now); reload and try again",
+            current=question.status.value,
+            version=question.version,
+        )
+
+
+async def _flush_or_conflict(session: AsyncSession, question: Question) -> None:
+    try:
+        await session.flush()
+    except StaleDataError as exc:
+        # Another transaction changed the row between our read and our write.
+        raise Conflict(f"question {question.id} was changed by someone else; reload") from exc
+
+
+async def _move(
+    session: AsyncSession, question: Question, action: Action, to: Status, actor: User | None
+) -> Status:
+    before = question.status
+    question.status = to
+    question.status_changed_at = utcnow()
+    question.status_changed_by = actor.username if actor else ""
+    session.add(
+        Transition(
+            question_id=question.id,
+            action=action.value,
+            from_status=before,
+            to_status=to,
+            actor_id=actor.id if actor else None,
+        )
+    )
+    await _flush_or_conflict(session, question)
+    return before
+
+
+async def _queue_end(session: AsyncSession, live_event_id: int, *, head: bool) -> float:
+    edge = func.min if head else func.max
+    value = await session.scalar(
+        select(edge(Question.queue_position)).where(
+            Question.live_event_id == live_event_id, Question.status == Status.approved
+        )
+    )
+    if value is None:
+        return 0.0
+    return float(value) - 1.0 if head else float(value) + 1.0
+
+
+async def act(
+    session: AsyncSession,
+    question_id: int,
+    action: Action,
+    actor: User,
+    version: int | None = None,
+) -> Question:
+    """Apply a moderation action by the state machine; a 409 says why when it can't be.
+
+    Sending a question on air puts the one on air before it back at the head of the queue.
+    """
+    if action in (Action.undo, Action.answer, Action.requeue):
+        raise ValueError(f"{action} has its own function")
+    question = await get(session, question_id)
+    _check_version(question, version)
+    try:
+        to = next_status(action, question.status)
+    except IllegalTransition as exc:
+        raise Conflict(str(exc), current=question.status.value) from exc
+    if action == Action.on_air:
+        current = await session.scalar(
+            select(Question).where(
+                Question.live_event_id == question.live_event_id,
+                Question.status == Status.on_air,
+            )
+        )
+        if current is not None:
+            current.queue_position = await _queue_end(session, current.live_event_id, head=True)
+            before = await _move(session, current, Action.requeue, Status.approved, actor)
+            await _emit_question(session, current, before)
+    if action == Action.approve:
+        question.queue_position = await _queue_end(session, question.live_event_id, head=False)
+    before = await _move(session, question, action, to, actor)
+    await _emit_question(session, question, before)
+    return question
+
+
+async def undo(
+    session: AsyncSession, question_id: int, actor: User, version: int | None = None
+) -> Question:
+    """Revert the question's last transition that is not already undone.
+
+    Undo again to step further back. An answered question whose answer is public stays
+    answered: the answer is out, and pretending otherwise would mislead; archive it instead.
+    """
+    question = await get(session, question_id)
+    _check_version(question, version)
+    last = await session.scalar(
+        select(Transition)
+        .where(
+            Transition.question_id == question.id,
+            Transition.action != Action.undo.value,
+            Transition.undone.is_(False),
+        )
+        .order_by(Transition.id.desc())
+        .limit(1)
+    )
+    if last is None or last.to_status != question.status:
+        raise Conflict(f"question {question.id} has nothing to undo")
+    if last.action == Action.answer.value:
+        raise Conflict("an answer already published cannot be undone; archive the question")
+    if last.from_status == Status.on_air:
+        someone = await session.scalar(
+            select(Question.id).where(
+                Question.live_event_id == question.live_event_id,
+                Question.status == Status.on_air,
+                Question.id != question.id,
+            )
+        )
+        if someone is not None:
+            raise Conflict(f"question {someone} is on air now; undo would put two on air")
+    last.undone = True
+    before = await _move(session, question, Action.undo, last.from_status, actor)
+    await _emit_question(session, question, before)
+    return question
+
+
+async def edit(
+    session: AsyncSession, question_id: int, data: QuestionEdit, actor: User
+) -> Question:
+    """Edit text (the original is kept), note, category or queue position."""
+    question = await get(session, question_id)
+    _check_version(question, data.version)
+    fields: dict[str, Any] = data.model_dump(exclude_unset=True, exclude={"version"})
+    if not fields:
+        raise Conflict("nothing to change: give text, note, category or queue_position")
+    for name, value in fields.items():
+        setattr(question, name, value)
+    await _flush_or_conflict(session, question)
+    await _emit_question(session, question, question.status)
+    return question
+
+
+async def answer(session: AsyncSession, question_id: int, text: str, actor: User) -> Answer:
+    """Record the spokesperson's answer; the question is then answered on every screen.
+
+    The answer and its deliveries are written in one transaction (the outbox): the page is
+    published at once, network targets are sent by the publishing worker.
+    """
+    question = await get(session, question_id)
+    try:
+        to = next_status(Action.answer, question.status)
+    except IllegalTransition as exc:
+        raise Conflict(str(exc), current=question.status.value) from exc
+    row = Answer(
+        question_id=question.id,
+        live_event_id=question.live_event_id,
+        text=text,
+        author_id=actor.id,
+        author_name=actor.display_name or actor.username,
+    )
+    session.add(row)
+    await session.flush()
+    session.add(Delivery(answer_id=row.id, target=PAGE_TARGET, status=DeliveryStatus.published))
+    before = await _move(session, question, Action.answer, to, actor)
+    await _emit_question(session, question, before)
+    return row

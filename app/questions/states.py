@@ -1,0 +1,64 @@
+"""The question lifecycle as an explicit state machine.
+
+pending → approved → on_air → answered; pending or approved → rejected; any → archived.
+Undo reverts the last transition (see service.undo). Everything else is illegal, and says why.
+"""
+
+import enum
+
+
+class Status(enum.StrEnum):
+    pending = "pending"
+    approved = "approved"
+    on_air = "on_air"
+    answered = "answered"
+    rejected = "rejected"
+    archived = "archived"
+
+
+class Action(enum.StrEnum):
+    approve = "approve"
+    reject = "reject"
+    on_air = "on_air"
+    answer = "answer"
+    archive = "archive"
+    # Sending a question on air returns the one on air before it to the queue.
+    requeue = "requeue"
+    undo = "undo"
+
+
+# action → (states it may start from, state it leads to). Undo is not here: its target is
+# whatever the reverted transition started from.
+TRANSITIONS: dict[Action, tuple[frozenset[Status], Status]] = {
+    Action.approve: (frozenset({Status.pending}), Status.approved),
+    Action.reject: (frozenset({Status.pending, Status.approved}), Status.rejected),
+    Action.on_air: (frozenset({Status.approved}), Status.on_air),
+    Action.answer: (frozenset({Status.approved, Status.on_air}), Status.answered),
+    Action.archive: (frozenset(set(Status) - {Status.archived}), Status.archived),
+    Action.requeue: (frozenset({Status.on_air}), Status.approved),
+}
+
+
+class IllegalTransition(Exception):
+    def __init__(self, action: Action, current: Status) -> None:
+        allowed = ", ".join(sorted(TRANSITIONS[action][0])) if action in TRANSITIONS else ""
+        super().__init__(
+            f"cannot {action.value.replace('_', ' ')} a question that is {current.value}"
+            + (f" (only from: {allowed})" if allowed else "")
+        )
+        self.action = action
+        self.current = current
+
+
+def next_status(action: Action, current: Status) -> Status:
+    """The state ``action`` leads to from ``current``, or IllegalTransition."""
+    sources, target = TRANSITIONS[action]
+    if current not in sources:
+        raise IllegalTransition(action, current)
+    return target
+
+
+# Which channels may see a question in each state. The public channel never sees a pending or
+# rejected question: that is the promise made to the brand.
+PRESENTER_VISIBLE = frozenset({Status.approved, Status.on_air, Status.answered})
+PUBLIC_VISIBLE = frozenset({Status.on_air, Status.answered})

@@ -1,0 +1,182 @@
+"""The three WebSocket channels of a LiveEvent: resume from ``?after=<seq>``, then live."""
+
+import asyncio
+import contextlib
+import json
+import logging
+from datetime import UTC, datetime
+
+from fastapi import APIRouter, WebSocket, WebSocketDisconnect
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from starlette.websockets import WebSocketState
+
+from app.accounts.deps import SESSION_COOKIE, user_from_credentials
+from app.config import Settings
+from app.errors import AppError
+from app.events.models import LiveEvent
+from app.events.service import get_by_slug
+from app.realtime.hub import Hub, Subscriber
+from app.realtime.models import Update
+from app.realtime.schemas import (
+    CHANNEL_ROLES,
+    CLOSE_LAGGING,
+    CLOSE_RESYNC,
+    Channel,
+)
+from app.realtime.service import channel_column
+
+log = logging.getLogger(__name__)
+
+router = APIRouter()
+
+# Replay reads the log in pages of this many updates.
+REPLAY_PAGE = 500
+# Policy violation: what a refused handshake closes with (uvicorn answers HTTP 403).
+CLOSE_POLICY = 1008
+
+
+def _frame(kind: str, seq: int, **fields: object) -> str:
+    return json.dumps({"seq": seq, "type": kind, **fields}, separators=(",", ":"))
+
+
+async def _authorise(
+    websocket: WebSocket, maker: async_sessionmaker[AsyncSession], slug: str, channel: Channel
+) -> LiveEvent | None:
+    """The LiveEvent if this client may open this channel; None after refusing it."""
+    async with maker() as session:
+        try:
+            live_event = await get_by_slug(session, slug)
+            roles = CHANNEL_ROLES[channel]
+            if roles is not None:
+                user = await user_from_credentials(
+                    session,
+                    websocket.headers.get("authorization"),
+                    websocket.cookies.get(SESSION_COOKIE),
+                )
+                if user is None or user.role not in roles:
+                    return None
+        except AppError:
+            return None
+    return live_event
+
+
+async def _replay(
+    websocket: WebSocket,
+    maker: async_sessionmaker[AsyncSession],
+    live_event_id: int,
+    channel: Channel,
+    after: int,
+    upto: int,
+) -> int:
+    """Send the channel's updates in (after, upto] from the log; return the last seq covered."""
+    column = channel_column(channel)
+    position = after
+    while position < upto:
+        async with maker() as session:
+            rows = (
+                await session.execute(
+                    select(Update.seq, column)
+                    .where(
+                        Update.live_event_id == live_event_id,
+                        Update.seq > position,
+                        Update.seq <= upto,
+                    )
+                    .order_by(Update.seq)
+                    .limit(REPLAY_PAGE)
+                )
+            ).all()
+        if not rows:
+            break
+        for seq, frame in rows:
+            if frame is not None:
+                await websocket.send_text(frame)
+            position = seq
+    return upto
+
+
+async def _pump(websocket: WebSocket, sub: Subscriber, sent: int, heartbeat: float) -> None:
+    """Send live updates in seq order, skipping what replay already sent; heartbeat when idle."""
+    while True:
+        try:
+            item = await asyncio.wait_for(sub.queue.get(), heartbeat)
+        except TimeoutError:
+            now = datetime.now(UTC).isoformat()
+            await websocket.send_text(_frame("heartbeat", sent, time=now))
+            continue
+        if item is None:
+            await websocket.close(CLOSE_LAGGING, "too far behind; resume from your last seq")
+            return
+        seq, frame = item
+        if seq <= sent:
+            continue
+        await websocket.send_text(frame)
+        sent = seq
+
+
+async def _drain_client(websocket: WebSocket) -> None:
+    """Read (and ignore) what the client sends, so a closed socket is noticed at once."""
+    with contextlib.suppress(WebSocketDisconnect):
+        while True:
+            message = await websocket.receive_text()
+            if message == "ping":
+                await websocket.send_text(_frame("pong", -1))
+
+
+@router.websocket("/ws/events/{slug}/{channel}")
+async def channel_socket(websocket: WebSocket, slug: str, channel: str, after: int = 0) -> None:
+    """Connect with ``?after=<seq>`` (the seq of the state the page rendered).
+
+    The server sends ``hello``, then every update of the channel after that seq in order, then
+    live ones, with a ``heartbeat`` whenever it is quiet. A seq too old (or from the future) is
+    answered with ``resync``: reload a snapshot and reconnect from its seq. A client that reads
+    too slowly is closed with code 4008 and should resume from the last seq it saw.
+    """
+    settings: Settings = websocket.app.state.settings
+    maker: async_sessionmaker[AsyncSession] = websocket.app.state.read_sessionmaker
+    hub: Hub = websocket.app.state.hub
+    try:
+        chan = Channel(channel)
+    except ValueError:
+        await websocket.close(CLOSE_POLICY, "unknown channel")
+        return
+    live_event = await _authorise(websocket, maker, slug, chan)
+    if live_event is None:
+        await websocket.close(CLOSE_POLICY, "not allowed")
+        return
+    await websocket.accept()
+    sub = await hub.subscribe(live_event.id, chan)
+    try:
+        async with maker() as session:
+            current = int(
+                await session.scalar(
+                    select(LiveEvent.last_seq).where(LiveEvent.id == live_event.id)
+                )
+                or 0
+            )
+        if after < 0 or after > current or current - after > settings.resume_window:
+            await websocket.send_text(_frame("resync", current))
+            await websocket.close(CLOSE_RESYNC, "resync")
+            return
+        await websocket.send_text(
+            _frame("hello", after, channel=chan.value, heartbeat=settings.heartbeat_seconds)
+        )
+        sent = await _replay(websocket, maker, live_event.id, chan, after, current)
+        pump = asyncio.create_task(_pump(websocket, sub, sent, settings.heartbeat_seconds))
+        drain = asyncio.create_task(_drain_client(websocket))
+        done, pending = await asyncio.wait({pump, drain}, return_when=asyncio.FIRST_COMPLETED)
+        for task in pending:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+        for task in done:
+            exc = task.exception()
+            if exc is not None and not isinstance(exc, WebSocketDisconnect | RuntimeError):
+                log.warning("socket for %s/%s ended: %r", slug, chan.value, exc)
+    except WebSocketDisconnect:
+        pass
+    finally:
+        await hub.unsubscribe(sub)
+        if websocket.client_state == WebSocketState.CONNECTED:
+            with contextlib.suppress(Exception):
+                await websocket.close()

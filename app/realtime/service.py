@@ -1,0 +1,84 @@
+"""Emitting updates: the only way a change reaches a screen."""
+
+import json
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.db import PENDING_NOTIFY
+from app.events.models import LiveEvent
+from app.realtime.models import Update
+from app.realtime.schemas import Channel, ChannelMessages
+
+
+def _encode(seq: int, kind: str, body: dict[str, Any] | None) -> str | None:
+    if body is None:
+        return None
+    # seq and type first, so a reader of a raw frame sees them at once. A channel's body may
+    # name its own type (a question leaving the public's view is "question.removed" there).
+    message = {"seq": seq, "type": kind, **body}
+    return json.dumps(message, separators=(",", ":"), default=str, ensure_ascii=False)
+
+
+async def emit(
+    session: AsyncSession, live_event_id: int, kind: str, messages: ChannelMessages
+) -> int:
+    """Write one Update in the caller's transaction and return its seq.
+
+    The seq comes from incrementing ``live_events.last_seq``: the row lock that UPDATE takes is
+    held until commit, so a later seq always commits after an earlier one and a client that
+    resumes "after N" can never skip an update that commits late. The hub hears of it only after
+    commit (db.notify_after_commit), so a rolled-back change is never sent.
+    """
+    seq = (
+        await session.execute(
+            update(LiveEvent)
+            .where(LiveEvent.id == live_event_id)
+            .values(last_seq=LiveEvent.last_seq + 1)
+            .returning(LiveEvent.last_seq)
+            .execution_options(synchronize_session=False)
+        )
+    ).scalar_one()
+    moderation = _encode(seq, kind, messages.get(Channel.moderation))
+    if moderation is None:
+        raise ValueError("the moderation channel sees every update")
+    session.add(
+        Update(
+            live_event_id=live_event_id,
+            seq=seq,
+            kind=kind,
+            moderation=moderation,
+            presenter=_encode(seq, kind, messages.get(Channel.presenter)),
+            public=_encode(seq, kind, messages.get(Channel.public)),
+        )
+    )
+    session.info.setdefault(PENDING_NOTIFY, set()).add(live_event_id)
+    return int(seq)
+
+
+def channel_column(channel: Channel) -> Any:
+    return {
+        Channel.moderation: Update.moderation,
+        Channel.presenter: Update.presenter,
+        Channel.public: Update.public,
+    }[channel]
+
+
+async def updates_after(
+    session: AsyncSession, live_event_id: int, after: int, limit: int
+) -> Sequence[Update]:
+    """The log after ``after``, in seq order (all channels; callers pick their column)."""
+    rows = await session.scalars(
+        select(Update)
+        .where(Update.live_event_id == live_event_id, Update.seq > after)
+        .order_by(Update.seq)
+        .limit(limit)
+    )
+    return rows.all()
+
+
+async def last_seq(session: AsyncSession, live_event_id: int) -> int:
+    value = await session.scalar(select(LiveEvent.last_seq).where(LiveEvent.id == live_event_id))
+    return int(value or 0)

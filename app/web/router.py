@@ -1,0 +1,174 @@
+from typing import Annotated, Any
+from urllib.parse import quote
+
+from fastapi import APIRouter, Form, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.templating import Jinja2Templates
+
+from app.accounts import service as accounts
+from app.accounts.deps import SESSION_COOKIE, OptionalUser
+from app.accounts.models import Role, User
+from app.db import SessionDep
+from app.events import service as events
+from app.events.schemas import LiveEventOut
+from app.paths import TEMPLATES_DIR
+from app.questions import service as questions
+from app.questions.states import Status
+
+router = APIRouter(include_in_schema=False)
+templates = Jinja2Templates(directory=TEMPLATES_DIR)
+
+MODERATORS = frozenset({Role.admin, Role.moderator})
+PRESENTERS = frozenset({Role.admin, Role.moderator, Role.spokesperson})
+
+
+def _login_redirect(request: Request) -> RedirectResponse:
+    target = request.url.path
+    return RedirectResponse(f"/login?next={quote(target)}", status_code=303)
+
+
+def _forbidden(request: Request, user: User) -> HTMLResponse:
+    return templates.TemplateResponse(
+        request,
+        "message.html",
+        {
+            "user": user,
+            "title": "Not allowed",
+            "message": f"Your role ({user.role.value}) cannot open this page.",
+        },
+        status_code=403,
+    )
+
+
+def _page(request: Request, name: str, user: User | None, **context: Any) -> HTMLResponse:
+    return templates.TemplateResponse(request, name, {"user": user, **context})
+
+
+@router.get("/", response_model=None)
+async def home(user: OptionalUser) -> RedirectResponse:
+    return RedirectResponse("/admin" if user else "/login", status_code=303)
+
+
+@router.get("/login", response_model=None)
+async def login_form(request: Request, user: OptionalUser, next: str = "/admin") -> HTMLResponse:
+    return _page(request, "login.html", user, next=_safe_next(next), error="")
+
+
+def _safe_next(target: str) -> str:
+    # Only same-site paths: "//evil.example" and "https://…" would be an open redirect.
+    return target if target.startswith("/") and not target.startswith("//") else "/admin"
+
+
+@router.post("/login", response_model=None)
+async def login(
+    request: Request,
+    session: SessionDep,
+    username: Annotated[str, Form()],
+    password: Annotated[str, Form()],
+    next: Annotated[str, Form()] = "/admin",
+) -> Response:
+    user = await accounts.authenticate(session, username.strip(), password)
+    if user is None:
+        return templates.TemplateResponse(
+            request,
+            "login.html",
+            {"user": None, "next": _safe_next(next), "error": "Wrong username or password."},
+            status_code=401,
+        )
+    token = await accounts.create_web_session(
+        session, user, request.app.state.settings.session_hours
+    )
+    response = RedirectResponse(_safe_next(next), status_code=303)
+    response.set_cookie(
+        SESSION_COOKIE,
+        token,
+        httponly=True,
+        samesite="lax",
+        secure=request.url.scheme == "https",
+        max_age=request.app.state.settings.session_hours * 3600,
+    )
+    return response
+
+
+@router.post("/logout", response_model=None)
+async def logout(request: Request, session: SessionDep) -> RedirectResponse:
+    token = request.cookies.get(SESSION_COOKIE)
+    if token:
+        await accounts.end_web_session(session, token)
+    response = RedirectResponse("/login", status_code=303)
+    response.delete_cookie(SESSION_COOKIE)
+    return response
+
+
+@router.get("/admin", response_model=None)
+async def admin(request: Request, session: SessionDep, user: OptionalUser) -> Response:
+    if user is None:
+        return _login_redirect(request)
+    rows = await events.list_all(session)
+    return _page(
+        request,
+        "admin.html",
+        user,
+        live_events=[LiveEventOut.model_validate(e).model_dump(mode="json") for e in rows],
+        is_admin=user.role == Role.admin,
+    )
+
+
+@router.get("/moderate/{slug}", response_model=None)
+async def moderate(
+    request: Request, slug: str, session: SessionDep, user: OptionalUser
+) -> Response:
+    if user is None:
+        return _login_redirect(request)
+    if user.role not in MODERATORS:
+        return _forbidden(request, user)
+    live_event = await events.get_by_slug(session, slug)
+    # Read the seq before the lists: the socket resumes from it and replays anything newer.
+    pages = {
+        status.value: await questions.list_questions(session, live_event, status, 500, 0)
+        for status in (Status.on_air, Status.pending, Status.approved, Status.answered)
+    }
+    seq = min(page.seq for page in pages.values())
+    items = [q.model_dump(mode="json") for page in pages.values() for q in page.items]
+    return _page(
+        request,
+        "moderate.html",
+        user,
+        live_event=LiveEventOut.model_validate(live_event).model_dump(mode="json"),
+        initial={"seq": seq, "questions": items},
+    )
+
+
+@router.get("/present/{slug}", response_model=None)
+async def present(request: Request, slug: str, session: SessionDep, user: OptionalUser) -> Response:
+    if user is None:
+        return _login_redirect(request)
+    if user.role not in PRESENTERS:
+        return _forbidden(request, user)
+    live_event = await events.get_by_slug(session, slug)
+    pages = [
+        await questions.list_questions(session, live_event, status, 500, 0)
+        for status in (Status.on_air, Status.approved, Status.answered)
+    ]
+    seq = min(page.seq for page in pages)
+    items = [q.model_dump(mode="json") for page in pages for q in page.items]
+    return _page(
+        request,
+        "present.html",
+        user,
+        live_event=LiveEventOut.model_validate(live_event).model_dump(mode="json"),
+        initial={"seq": seq, "questions": items},
+    )
+
+
+@router.get("/live/{slug}", response_model=None)
+async def live(request: Request, slug: str, session: SessionDep) -> Response:
+    live_event = await events.get_by_slug(session, slug)
+    snapshot = await questions.public_snapshot(session, live_event)
+    return _page(
+        request,
+        "live.html",
+        None,
+        live_event=LiveEventOut.model_validate(live_event).model_dump(mode="json"),
+        initial=snapshot.model_dump(mode="json"),
+    )

@@ -1,0 +1,188 @@
+"""Shared fixtures: a migrated SQLite database per test, a real uvicorn server, users.
+
+The schema is built by running the migrations once per session into a template file, which
+each test copies: real migrations, without paying for them in every test.
+"""
+
+import asyncio
+import shutil
+import socket
+import threading
+import time
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import pytest
+import uvicorn
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+
+from app import migrate
+from app.accounts import service as accounts
+from app.accounts.models import Role
+from app.config import Settings
+from app.db import make_engine, make_sessionmaker, unit_of_work
+from app.main import create_app
+
+TEST_SECRET = "test-secret-key-not-for-production-0123456789"
+
+
+class RecordingNotifier:
+    """Collects what a transaction asked to notify: tests assert on it."""
+
+    def __init__(self) -> None:
+        self.notified: list[int] = []
+
+    def notify(self, live_event_ids: object) -> None:
+        self.notified.extend(live_event_ids)  # type: ignore[call-overload]
+
+
+@pytest.fixture(scope="session")
+def template_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("template") / "template.db"
+    migrate.upgrade(f"sqlite+aiosqlite:///{path}")
+    return path
+
+
+@pytest.fixture
+def db_path(template_db: Path, tmp_path: Path) -> Path:
+    path = tmp_path / "tribune.db"
+    shutil.copy(template_db, path)
+    return path
+
+
+@pytest.fixture
+def settings(db_path: Path) -> Settings:
+    return Settings(
+        database_url=f"sqlite+aiosqlite:///{db_path}",
+        secret_key=TEST_SECRET,  # type: ignore[arg-type]
+        heartbeat_seconds=0.5,
+        poll_seconds=0.2,
+        _env_file=None,  # type: ignore[call-arg]
+    )
+
+
+@pytest.fixture
+async def engine(settings: Settings) -> AsyncIterator[AsyncEngine]:
+    engine = make_engine(settings.database_url)
+    yield engine
+    await engine.dispose()
+
+
+@pytest.fixture
+def maker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
+    return make_sessionmaker(engine)
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@dataclass
+class LiveServer:
+    url: str
+    ws_url: str
+    server: uvicorn.Server
+
+
+@pytest.fixture
+def live_server(settings: Settings) -> Iterator[LiveServer]:
+    """The app served by a real uvicorn on 127.0.0.1, in a thread with its own event loop."""
+    port = _free_port()
+    config = uvicorn.Config(
+        create_app(settings, run_sources=False),
+        host="127.0.0.1",
+        port=port,
+        ws="websockets-sansio",
+        log_level="warning",
+        lifespan="on",
+    )
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 15
+    while not server.started:
+        if time.monotonic() > deadline or not thread.is_alive():
+            raise RuntimeError("uvicorn did not start")
+        time.sleep(0.02)
+    yield LiveServer(f"http://127.0.0.1:{port}", f"ws://127.0.0.1:{port}", server)
+    server.should_exit = True
+    thread.join(10)
+
+
+@pytest.fixture
+async def http(live_server: LiveServer) -> AsyncIterator[httpx.AsyncClient]:
+    async with httpx.AsyncClient(base_url=live_server.url, timeout=10) as client:
+        yield client
+
+
+@dataclass
+class Actor:
+    username: str
+    token: str
+
+    @property
+    def headers(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.token}"}
+
+
+async def make_actor(maker: async_sessionmaker[AsyncSession], username: str, role: Role) -> Actor:
+    async with unit_of_work(maker, RecordingNotifier()) as session:
+        user = await accounts.create_user(session, username, "password-123", role)
+        token = await accounts.create_api_token(session, user, "test")
+    return Actor(username, token)
+
+
+@pytest.fixture
+async def admin(maker: async_sessionmaker[AsyncSession]) -> Actor:
+    return await make_actor(maker, "ada", Role.admin)
+
+
+@pytest.fixture
+async def moderator(maker: async_sessionmaker[AsyncSession]) -> Actor:
+    return await make_actor(maker, "mo", Role.moderator)
+
+
+@pytest.fixture
+async def moderator2(maker: async_sessionmaker[AsyncSession]) -> Actor:
+    return await make_actor(maker, "max", Role.moderator)
+
+
+@pytest.fixture
+async def spokesperson(maker: async_sessionmaker[AsyncSession]) -> Actor:
+    return await make_actor(maker, "claire", Role.spokesperson)
+
+
+@pytest.fixture
+async def live_event(http: httpx.AsyncClient, admin: Actor) -> dict[str, object]:
+    response = await http.post(
+        "/api/v1/events",
+        json={
+            "slug": "ask-test",
+            "title": "Ask Test Bank",
+            "hashtag": "AskTest",
+            "answering_handle": "TestBank",
+        },
+        headers=admin.headers,
+    )
+    assert response.status_code == 201, response.text
+    body: dict[str, object] = response.json()
+    return body
+
+
+async def ask(http: httpx.AsyncClient, text: str, slug: str = "ask-test") -> dict[str, object]:
+    response = await http.post(f"/api/v1/events/{slug}/questions", json={"text": text})
+    assert response.status_code == 201, response.text
+    body: dict[str, object] = response.json()
+    return body
+
+
+async def wait_for(predicate: object, timeout: float = 5.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not predicate():  # type: ignore[operator]
+        if time.monotonic() > deadline:
+            raise AssertionError("condition not met in time")
+        await asyncio.sleep(0.02)
