@@ -94,7 +94,9 @@ def _serve(settings: Settings, host: str, port: int, sources: bool) -> None:
     from app.main import create_app
 
     app = create_app(settings, run_sources=sources)
-    uvicorn.run(app, host=host, port=port, log_level=settings.log_level.lower(), ws="websockets-sansio")
+    uvicorn.run(
+        app, host=host, port=port, log_level=settings.log_level.lower(), ws="websockets-sansio"
+    )
 
 
 def _read_password(from_stdin: bool) -> str:

@@ -178,11 +178,3 @@ async def ask(http: httpx.AsyncClient, text: str, slug: str = "ask-test") -> dic
     assert response.status_code == 201, response.text
     body: dict[str, object] = response.json()
     return body
-
-
-async def wait_for(predicate: object, timeout: float = 5.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not predicate():  # type: ignore[operator]
-        if time.monotonic() > deadline:
-            raise AssertionError("condition not met in time")
-        await asyncio.sleep(0.02)

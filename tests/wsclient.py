@@ -22,24 +22,27 @@ class Channel:
         return self
 
     async def __aexit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
     ) -> None:
         if self.conn is not None:
             await self.conn.close()
 
-    async def recv(self, timeout: float = 5.0) -> dict[str, Any]:
+    async def recv(self, within: float = 5.0) -> dict[str, Any]:
         assert self.conn is not None
-        frame = await asyncio.wait_for(self.conn.recv(), timeout)
+        frame = await asyncio.wait_for(self.conn.recv(), within)
         assert isinstance(frame, str)
         self.frames.append(frame)
         message: dict[str, Any] = json.loads(frame)
         return message
 
-    async def updates_until(self, seq: int, timeout: float = 5.0) -> list[dict[str, Any]]:
+    async def updates_until(self, seq: int, within: float = 5.0) -> list[dict[str, Any]]:
         """Every non-system message until one with ``seq`` (or later) arrives."""
         got: list[dict[str, Any]] = []
         loop = asyncio.get_running_loop()
-        deadline = loop.time() + timeout
+        deadline = loop.time() + within
         while True:
             message = await self.recv(max(0.01, deadline - loop.time()))
             if message["type"] in SYSTEM_TYPES:

@@ -51,8 +51,12 @@ async def _to(http: httpx.AsyncClient, actor: Actor, status: Status) -> dict[str
     return current
 
 
-API_ACTIONS = {"approve": Action.approve, "reject": Action.reject, "on-air": Action.on_air,
-               "archive": Action.archive}
+API_ACTIONS = {
+    "approve": Action.approve,
+    "reject": Action.reject,
+    "on-air": Action.on_air,
+    "archive": Action.archive,
+}
 
 
 @pytest.mark.parametrize("path", list(API_ACTIONS))
@@ -65,7 +69,9 @@ async def test_api_transitions(
     status: Status,
 ) -> None:
     question = await _to(http, moderator, status)
-    response = await http.post(f"/api/v1/questions/{question['id']}/{path}", headers=moderator.headers)
+    response = await http.post(
+        f"/api/v1/questions/{question['id']}/{path}", headers=moderator.headers
+    )
     expected = LEGAL.get((API_ACTIONS[path], status))
     if expected is None:
         assert response.status_code == 409
@@ -73,8 +79,9 @@ async def test_api_transitions(
     else:
         assert response.status_code == 200, response.text
         assert response.json()["status"] == expected.value
-        history = await http.get(f"/api/v1/questions/{question['id']}/history",
-                                 headers=moderator.headers)
+        history = await http.get(
+            f"/api/v1/questions/{question['id']}/history", headers=moderator.headers
+        )
         last = history.json()[-1]
         assert (last["from_status"], last["to_status"]) == (status.value, expected.value)
 
@@ -98,7 +105,9 @@ async def test_undo_of_a_published_answer_is_refused(
     http: httpx.AsyncClient, live_event: dict[str, object], moderator: Actor
 ) -> None:
     question = await _to(http, moderator, Status.answered)
-    response = await http.post(f"/api/v1/questions/{question['id']}/undo", headers=moderator.headers)
+    response = await http.post(
+        f"/api/v1/questions/{question['id']}/undo", headers=moderator.headers
+    )
     assert response.status_code == 409
     assert "cannot be undone" in response.json()["error"]["message"]
 
@@ -110,9 +119,13 @@ async def test_one_question_on_air_at_a_time(
     second = await _to(http, moderator, Status.on_air)
     back = (await http.get(f"/api/v1/questions/{first['id']}", headers=moderator.headers)).json()
     assert back["status"] == "approved"
-    queue = (await http.get("/api/v1/events/ask-test/questions?status=approved",
-                            headers=moderator.headers)).json()["items"]
+    queue = (
+        await http.get(
+            "/api/v1/events/ask-test/questions?status=approved", headers=moderator.headers
+        )
+    ).json()["items"]
     assert queue[0]["id"] == first["id"], "the requeued question goes to the head of the queue"
-    on_air = (await http.get("/api/v1/events/ask-test/questions?status=on_air",
-                             headers=moderator.headers)).json()["items"]
+    on_air = (
+        await http.get("/api/v1/events/ask-test/questions?status=on_air", headers=moderator.headers)
+    ).json()["items"]
     assert [q["id"] for q in on_air] == [second["id"]]

@@ -8,11 +8,11 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from app.db import unit_of_work
 from app.events.models import LiveEvent
 from app.questions import service as questions
 from app.questions.models import Origin
 from app.realtime.models import Update
-from app.db import unit_of_work
 from tests.conftest import Actor, LiveServer, RecordingNotifier, ask
 from tests.wsclient import Channel
 
@@ -38,8 +38,9 @@ async def test_resume_after_disconnect_gets_exactly_the_rest(
     # While disconnected, more changes happen.
     for i in range(4):
         await ask(http, f"second batch {i}")
-    await http.post(f"/api/v1/questions/{first[0]['question']['id']}/approve",
-                    headers=moderator.headers)
+    await http.post(
+        f"/api/v1/questions/{first[0]['question']['id']}/approve", headers=moderator.headers
+    )
     last = await current_seq(http)
     assert last == 10
     async with Channel(channel_url(live_server, "moderation", after=5), moderator.token) as ws:
@@ -81,20 +82,27 @@ async def test_heartbeats_carry_the_position(
 ) -> None:
     async with Channel(channel_url(live_server, "public")) as ws:
         assert (await ws.recv())["type"] == "hello"
-        beat = await ws.recv(timeout=3)
+        beat = await ws.recv(within=3)
     assert beat["type"] == "heartbeat"
     assert beat["seq"] == 0
     assert "time" in beat
 
 
 async def test_refused_channels(
-    http: httpx.AsyncClient, live_server: LiveServer, live_event: dict[str, Any],
+    http: httpx.AsyncClient,
+    live_server: LiveServer,
+    live_event: dict[str, Any],
     spokesperson: Actor,
 ) -> None:
     from websockets.exceptions import InvalidStatus
 
-    for name, token in (("moderation", None), ("moderation", spokesperson.token),
-                        ("presenter", None), ("presenter", "trb_wrong"), ("nonsense", None)):
+    for name, token in (
+        ("moderation", None),
+        ("moderation", spokesperson.token),
+        ("presenter", None),
+        ("presenter", "trb_wrong"),
+        ("nonsense", None),
+    ):
         with pytest.raises(InvalidStatus) as refused:
             async with Channel(channel_url(live_server, name), token):
                 pass
@@ -114,13 +122,18 @@ async def test_a_rolled_back_change_emits_nothing(
     notifier = RecordingNotifier()
     async with Channel(channel_url(live_server, "moderation"), moderator.token) as ws:
         await ws.recv()
-        with pytest.raises(RuntimeError, match="boom"):
+
+        async def create_then_fail() -> None:
             async with unit_of_work(maker, notifier) as session:
                 row = await session.get(LiveEvent, live_event["id"])
                 assert row is not None
-                await questions.create(session, row, origin=Origin.audience, source="audience",
-                                       text="never committed")
+                await questions.create(
+                    session, row, origin=Origin.audience, source="audience", text="never committed"
+                )
                 raise RuntimeError("boom")
+
+        with pytest.raises(RuntimeError, match="boom"):
+            await create_then_fail()
         assert await ws.quiet_for(1.0) == []
     assert notifier.notified == []
     async with maker() as session:

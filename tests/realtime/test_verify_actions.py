@@ -16,14 +16,18 @@ PRESENTER_STATUSES = {"approved", "on_air", "answered"}
 
 
 async def read_moderation(http: httpx.AsyncClient, actor: Actor) -> State:
-    page = (await http.get("/api/v1/events/ask-test/questions?limit=500",
-                           headers=actor.headers)).json()
+    page = (
+        await http.get("/api/v1/events/ask-test/questions?limit=500", headers=actor.headers)
+    ).json()
     return {q["id"]: q for q in page["items"]}
 
 
 async def read_presenter(http: httpx.AsyncClient, actor: Actor) -> State:
-    return {i: q for i, q in (await read_moderation(http, actor)).items()
-            if q["status"] in PRESENTER_STATUSES}
+    return {
+        i: q
+        for i, q in (await read_moderation(http, actor)).items()
+        if q["status"] in PRESENTER_STATUSES
+    }
 
 
 async def read_public(http: httpx.AsyncClient, _actor: Actor) -> State:
@@ -56,8 +60,9 @@ async def test_stale_state_plus_updates_equals_fresh_read(
 ) -> None:
     ids = [int((await ask(http, f"Question number {i}?"))["id"]) for i in range(6)]
 
-    def post(path: str, body: dict[str, Any] | None = None,
-             actor: Actor = moderator) -> Callable[[], Awaitable[httpx.Response]]:
+    def post(
+        path: str, body: dict[str, Any] | None = None, actor: Actor = moderator
+    ) -> Callable[[], Awaitable[httpx.Response]]:
         return lambda: http.post(path, json=body, headers=actor.headers)
 
     q = "/api/v1/questions"
@@ -67,25 +72,37 @@ async def test_stale_state_plus_updates_equals_fresh_read(
         ("reject", post(f"{q}/{ids[2]}/reject")),
         ("on air", post(f"{q}/{ids[0]}/on-air", actor=spokesperson)),
         ("on air replaces", post(f"{q}/{ids[1]}/on-air")),
-        ("edit on air", lambda: http.patch(f"{q}/{ids[1]}", json={"text": "Edited text?"},
-                                           headers=moderator.headers)),
+        (
+            "edit on air",
+            lambda: http.patch(
+                f"{q}/{ids[1]}", json={"text": "Edited text?"}, headers=moderator.headers
+            ),
+        ),
         ("undo on air", post(f"{q}/{ids[1]}/undo")),
         ("on air again", post(f"{q}/{ids[1]}/on-air")),
         ("answer", post(f"{q}/{ids[1]}/answers", {"text": "Yes, we do."}, spokesperson)),
         ("archive answered", post(f"{q}/{ids[1]}/archive")),
         ("archive pending", post(f"{q}/{ids[3]}/archive")),
         ("undo archive", post(f"{q}/{ids[3]}/undo")),
-        ("note", lambda: http.patch(f"{q}/{ids[4]}", json={"note": "ask about fees"},
-                                    headers=moderator.headers)),
-        ("audience asks", lambda: http.post("/api/v1/events/ask-test/questions",
-                                            json={"text": "A new one"})),
+        (
+            "note",
+            lambda: http.patch(
+                f"{q}/{ids[4]}", json={"note": "ask about fees"}, headers=moderator.headers
+            ),
+        ),
+        (
+            "audience asks",
+            lambda: http.post("/api/v1/events/ask-test/questions", json={"text": "A new one"}),
+        ),
     ]
     for label, action in actions:
         seq = await current_seq(http)
         stale = {name: await read(http, moderator) for name, read in READERS.items()}
         clients = {
-            name: Channel(channel_url(live_server, name, after=seq),
-                          None if name == "public" else moderator.token)
+            name: Channel(
+                channel_url(live_server, name, after=seq),
+                None if name == "public" else moderator.token,
+            )
             for name in READERS
         }
         for client in clients.values():
@@ -117,13 +134,20 @@ async def test_public_channel_never_carries_pending_or_rejected_text(
         approved_then_rejected = await ask(http, "SECRET-APPROVED-THEN-REJECTED")
         shown = await ask(http, "Shown on air")
         q = "/api/v1/questions"
-        for path in (f"{rejected['id']}/reject", f"{approved_then_rejected['id']}/approve",
-                     f"{approved_then_rejected['id']}/reject", f"{shown['id']}/approve",
-                     f"{shown['id']}/on-air", f"{shown['id']}/undo", f"{shown['id']}/on-air"):
+        for path in (
+            f"{rejected['id']}/reject",
+            f"{approved_then_rejected['id']}/approve",
+            f"{approved_then_rejected['id']}/reject",
+            f"{shown['id']}/approve",
+            f"{shown['id']}/on-air",
+            f"{shown['id']}/undo",
+            f"{shown['id']}/on-air",
+        ):
             response = await http.post(f"{q}/{path}", headers=moderator.headers)
             assert response.status_code == 200, response.text
-        await http.patch(f"{q}/{pending['id']}", json={"text": "SECRET-EDITED"},
-                         headers=moderator.headers)
+        await http.patch(
+            f"{q}/{pending['id']}", json={"text": "SECRET-EDITED"}, headers=moderator.headers
+        )
         messages = await public.quiet_for(1.0)
     frames = "\n".join(public.frames)
     for secret in ("SECRET-PENDING", "SECRET-REJECTED", "SECRET-APPROVED", "SECRET-EDITED"):
@@ -132,8 +156,10 @@ async def test_public_channel_never_carries_pending_or_rejected_text(
     assert statuses == ["on_air", "on_air"]
     assert [m["type"] for m in messages] == ["question", "question.removed", "question"]
     # No note, no moderator name, no version on the public channel either.
-    assert all("note" not in m.get("question", {}) and "status_changed_by" not in
-               m.get("question", {}) for m in messages)
+    assert all(
+        "note" not in m.get("question", {}) and "status_changed_by" not in m.get("question", {})
+        for m in messages
+    )
     page = (await http.get("/live/ask-test")).text
     snapshot = (await http.get("/api/v1/events/ask-test/public")).text
     for body in (page, snapshot):

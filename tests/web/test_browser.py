@@ -1,0 +1,122 @@
+"""The whole loop in real headless Chromium, as people use it: a replayed post reaches the
+moderator console live, is approved and sent on air by keyboard, answered from the presenter
+view, and shown on the audience page."""
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from playwright.async_api import Browser, Page, async_playwright, expect
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from app.db import unit_of_work
+from app.ingest.models import IngestSource
+from app.ingest.runner import play
+from app.ingest.sources.replay import ReplayConfig, ReplaySource
+from tests.conftest import Actor, LiveServer, RecordingNotifier
+
+CHROMIUM = "/usr/bin/chromium"
+HAVE_CHROMIUM = Path(CHROMIUM).exists()
+FIXTURES = Path(__file__).parent.parent / "fixtures" / "x"
+
+pytestmark = pytest.mark.browser
+
+
+@pytest.fixture
+async def browser() -> AsyncIterator[Browser]:
+    if not HAVE_CHROMIUM:
+        pytest.fail(f"{CHROMIUM} is missing: apt-get install chromium (.ci/run does)")
+    async with async_playwright() as playwright:
+        browser = await playwright.chromium.launch(
+            executable_path=CHROMIUM,
+            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking"],
+        )
+        yield browser
+        await browser.close()
+
+
+async def logged_in(browser: Browser, server: LiveServer, username: str, path: str) -> Page:
+    context = await browser.new_context(base_url=server.url)
+    page = await context.new_page()
+    await page.goto(f"/login?next={path}")
+    await page.get_by_label("Username").fill(username)
+    await page.get_by_label("Password").fill("password-123")
+    await page.get_by_role("button", name="Log in").click()
+    await page.wait_for_url(f"**{path}")
+    return page
+
+
+async def test_the_whole_loop(
+    browser: Browser,
+    live_server: LiveServer,
+    live_event: dict[str, Any],
+    moderator: Actor,
+    spokesperson: Actor,
+    maker: async_sessionmaker[AsyncSession],
+    tmp_path: Path,
+) -> None:
+    moderation = await logged_in(browser, live_server, "mo", "/moderate/ask-test")
+    presenter = await logged_in(browser, live_server, "claire", "/present/ask-test")
+    audience = await (await browser.new_context(base_url=live_server.url)).new_page()
+    await audience.goto("/live/ask-test")
+    for page in (moderation, presenter, audience):
+        await expect(page.locator("#conn")).to_have_text("● live")
+
+    # A post arrives through the replay source while the console is open.
+    recording = tmp_path / "one.jsonl"
+    recording.write_text(
+        (FIXTURES / "note_tweet.json").read_text(encoding="utf-8"), encoding="utf-8"
+    )
+    config = ReplayConfig(path=str(recording), speed=1000)
+    async with unit_of_work(maker, RecordingNotifier()) as session:
+        row = IngestSource(
+            live_event_id=live_event["id"], kind="replay", config=config.model_dump()
+        )
+        session.add(row)
+        await session.flush()
+        source_id = row.id
+    await play(ReplaySource(config), source_id, maker, RecordingNotifier())
+
+    incoming = moderation.locator("#list-pending li")
+    await expect(incoming).to_have_count(1)
+    await expect(incoming.first).to_contain_text("prêt immo & mon assurance")
+    await expect(incoming.first).to_contain_text("<enfin>")
+
+    await moderation.keyboard.press("j")
+    await moderation.keyboard.press("a")
+    await expect(moderation.locator("#list-approved li")).to_have_count(1)
+    await expect(presenter.locator("#next li")).to_have_count(1)
+    await expect(presenter.locator("#next li").first).to_contain_text("prêt immo")
+
+    await moderation.keyboard.press("o")
+    await expect(audience.locator("#onair")).to_contain_text("prêt immo", timeout=1000)
+    await expect(presenter.locator("#onair")).to_contain_text("prêt immo")
+
+    await presenter.locator("#answer-text").fill("Nous vous rappelons demain, promis.")
+    await presenter.get_by_role("button", name="Publish answer").click()
+    answered = audience.locator("#answered li")
+    await expect(answered).to_have_count(1)
+    await expect(answered.first).to_contain_text("Nous vous rappelons demain")
+    await expect(audience.locator("#announcer")).to_contain_text("Nous vous rappelons demain")
+    await expect(moderation.locator("#list-answered li")).to_have_count(1)
+
+
+async def test_audience_form_and_no_horizontal_scroll_at_320px(
+    browser: Browser,
+    live_server: LiveServer,
+    live_event: dict[str, Any],
+    moderator: Actor,
+) -> None:
+    context = await browser.new_context(
+        base_url=live_server.url, viewport={"width": 320, "height": 640}
+    )
+    page = await context.new_page()
+    await page.goto("/live/ask-test")
+    await page.get_by_role("button", name="Send").click()
+    await expect(page.locator("#ask-status")).to_have_text("Please type your question first.")
+    await page.get_by_label("Your question").fill("Quand ouvrez-vous le dimanche ?")
+    await page.get_by_role("button", name="Send").click()
+    await expect(page.locator("#ask-status")).to_contain_text("Thank you")
+    width = await page.evaluate("document.documentElement.scrollWidth")
+    assert width <= 320
