@@ -4,7 +4,6 @@ The schema is built by running the migrations once per session into a template f
 each test copies: real migrations, without paying for them in every test.
 """
 
-import asyncio
 import shutil
 import socket
 import threading
