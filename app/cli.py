@@ -3,7 +3,7 @@
 import asyncio
 import getpass
 import sys
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime
 from pathlib import Path
 from typing import Annotated, TypeVar
@@ -17,7 +17,8 @@ from app import migrate
 from app.accounts import service as accounts
 from app.accounts.models import Role
 from app.config import Settings, get_settings
-from app.db import make_engine, make_sessionmaker, unit_of_work
+from app.db import NullNotifier, make_engine, make_sessionmaker, unit_of_work
+from app.demo import autopilot, prepare_demo
 from app.errors import AppError
 from app.events import service as events
 from app.events.schemas import LiveEventCreate
@@ -25,6 +26,7 @@ from app.ingest.models import IngestSource
 from app.ingest.runner import play
 from app.ingest.schemas import IngestResult
 from app.ingest.sources.replay import ReplayConfig, ReplaySource
+from app.main import BackgroundJob, create_app
 
 cli = typer.Typer(help="Tribune: the live Q&A relay.", no_args_is_help=True)
 db_cli = typer.Typer(help="Database schema.", no_args_is_help=True)
@@ -39,29 +41,23 @@ cli.add_typer(event_cli, name="event")
 T = TypeVar("T")
 
 
-class _Nobody:
-    """Notifications from the CLI go nowhere: a running server's feeds poll the log."""
-
-    def notify(self, live_event_ids: object) -> None:
-        return None
-
-
 def _fail(message: str) -> None:
     typer.secho(f"error: {message}", fg=typer.colors.RED, err=True)
     raise typer.Exit(1)
 
 
-def _in_transaction(settings: Settings, work: Callable[[AsyncSession], Awaitable[T]]) -> T:
-    async def run() -> T:
-        engine = make_engine(settings.database_url)
-        try:
-            async with unit_of_work(make_sessionmaker(engine), _Nobody()) as session:
-                return await work(session)
-        finally:
-            await engine.dispose()
-
+async def _transaction(settings: Settings, work: Callable[[AsyncSession], Awaitable[T]]) -> T:
+    engine = make_engine(settings.database_url)
     try:
-        return asyncio.run(run())
+        async with unit_of_work(make_sessionmaker(engine), NullNotifier()) as session:
+            return await work(session)
+    finally:
+        await engine.dispose()
+
+
+def _in_transaction(settings: Settings, work: Callable[[AsyncSession], Awaitable[T]]) -> T:
+    try:
+        return asyncio.run(_transaction(settings, work))
     except AppError as exc:
         _fail(exc.message)
         raise  # unreachable: _fail exits
@@ -90,10 +86,14 @@ def serve(
     _serve(settings, host or settings.host, port or settings.port, sources)
 
 
-def _serve(settings: Settings, host: str, port: int, sources: bool) -> None:
-    from app.main import create_app
-
-    app = create_app(settings, run_sources=sources)
+def _serve(
+    settings: Settings,
+    host: str,
+    port: int,
+    sources: bool,
+    background: Sequence[BackgroundJob] = (),
+) -> None:
+    app = create_app(settings, run_sources=sources, background=background)
     uvicorn.run(
         app, host=host, port=port, log_level=settings.log_level.lower(), ws="websockets-sansio"
     )
@@ -184,12 +184,7 @@ async def _add_source(settings: Settings, slug: str, config: ReplayConfig, enabl
         await session.flush()
         return row.id
 
-    engine = make_engine(settings.database_url)
-    try:
-        async with unit_of_work(make_sessionmaker(engine), _Nobody()) as session:
-            return await work(session)
-    finally:
-        await engine.dispose()
+    return await _transaction(settings, work)
 
 
 @cli.command()
@@ -221,7 +216,7 @@ def replay(
                 bar.update(result.received)
 
             try:
-                await play(source, source_id, make_sessionmaker(engine), _Nobody(), step)
+                await play(source, source_id, make_sessionmaker(engine), NullNotifier(), step)
             finally:
                 await engine.dispose()
         return totals
@@ -244,11 +239,16 @@ def demo(
     database: Annotated[Path, typer.Option(help="Recreated at each start.")] = Path(
         "tribune-demo.db"
     ),
+    autopilot_on: Annotated[
+        bool,
+        typer.Option(
+            "--autopilot/--no-autopilot",
+            help="Answer on air the questions the brand replied to in the recording.",
+        ),
+    ] = True,
 ) -> None:
     """Everything at once, no credentials: a fresh database, demo users, a LiveEvent, a
     recorded chat replayed into it, and the server."""
-    from app.demo import prepare_demo
-
     settings = Settings(
         demo=True,
         database_url=f"sqlite+aiosqlite:///{database.resolve()}",
@@ -257,7 +257,9 @@ def demo(
     )
     banner = prepare_demo(settings, database, speed)
     typer.echo(banner)
-    _serve(settings, "127.0.0.1", port, sources=True)
+    _serve(
+        settings, "127.0.0.1", port, sources=True, background=[autopilot()] if autopilot_on else []
+    )
 
 
 def main() -> None:

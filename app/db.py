@@ -113,6 +113,13 @@ class Notifier(Protocol):
     def notify(self, live_event_ids: Iterable[int]) -> None: ...
 
 
+class NullNotifier:
+    """For processes that serve no sockets (the CLI): running servers' feeds poll the log."""
+
+    def notify(self, live_event_ids: Iterable[int]) -> None:
+        return None
+
+
 # Key in Session.info where emit() records the LiveEvents to notify after commit.
 PENDING_NOTIFY = "tribune_pending_notify"
 

@@ -3,17 +3,25 @@
 import asyncio
 from pathlib import Path
 
+from fastapi import FastAPI
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
 from app import migrate
 from app.accounts import service as accounts
 from app.accounts.models import Role
 from app.config import Settings
-from app.db import make_engine, make_sessionmaker, unit_of_work
+from app.db import Notifier, NullNotifier, make_engine, make_sessionmaker, unit_of_work
 from app.events import service as events
 from app.events.models import LiveEventState
 from app.events.schemas import LiveEventCreate
-from app.ingest.models import IngestSource
+from app.ingest.models import IngestSource, Post
 from app.ingest.sources.replay import ReplayConfig, ReplaySource
+from app.main import BackgroundJob
 from app.paths import APP_DIR
+from app.questions import service as questions
+from app.questions.models import Question
+from app.questions.states import Action, Status
 
 DEMO_RECORDING = APP_DIR / "ingest" / "recordings" / "aurora_bank_chat.jsonl"
 DEMO_SLUG = "aurora-live"
@@ -26,15 +34,10 @@ DEMO_USERS = (
 )
 
 
-class _Nobody:
-    def notify(self, live_event_ids: object) -> None:
-        return None
-
-
 async def _seed(settings: Settings, speed: float) -> str:
     engine = make_engine(settings.database_url)
     try:
-        async with unit_of_work(make_sessionmaker(engine), _Nobody()) as session:
+        async with unit_of_work(make_sessionmaker(engine), NullNotifier()) as session:
             for username, role, name, password in DEMO_USERS:
                 await accounts.create_user(session, username, password, role, name)
             live_event = await events.create(
@@ -90,3 +93,96 @@ Tribune demo — a recorded #AskAurora chat is arriving now ({speed:g}x speed).
 
 Ctrl-C stops it. Each `make demo` starts from a fresh database ({database.name}).
 """
+
+
+# How long a question stays on air before the autopilot publishes the spokesperson's answer.
+AUTOPILOT_ON_AIR_SECONDS = 6.0
+AUTOPILOT_POLL_SECONDS = 1.0
+
+
+def _reply_target(post: Post) -> str | None:
+    referenced = post.raw.get("data", {}).get("referenced_tweets") or []
+    for ref in referenced:
+        if isinstance(ref, dict) and ref.get("type") == "replied_to":
+            return str(ref.get("id"))
+    return None
+
+
+def _strip_leading_mentions(text: str) -> str:
+    words = text.split()
+    while words and words[0].startswith("@"):
+        words.pop(0)
+    return " ".join(words)
+
+
+def autopilot(on_air_seconds: float = AUTOPILOT_ON_AIR_SECONDS) -> BackgroundJob:
+    """Demo only: when the brand's account replies to a question in the recording, play the
+    spokesperson's part: approve it if need be, put it on air, and ``on_air_seconds`` later
+    publish the reply as the answer. The audience page and the presenter view move on their
+    own, and a moderator at the console still decides everything else."""
+
+    async def run(app: FastAPI) -> None:
+        async with asyncio.TaskGroup() as group:
+            await _watch_replies(app, group, on_air_seconds)
+
+    return run
+
+
+async def _watch_replies(app: FastAPI, group: asyncio.TaskGroup, on_air_seconds: float) -> None:
+    maker: async_sessionmaker[AsyncSession] = app.state.sessionmaker
+    hub = app.state.hub
+    seen = 0
+    while True:
+        await asyncio.sleep(AUTOPILOT_POLL_SECONDS)
+        async with maker() as session:
+            live_event = await events.get_by_slug(session, DEMO_SLUG)
+            replies = (
+                await session.scalars(
+                    select(Post)
+                    .where(
+                        Post.live_event_id == live_event.id,
+                        func.lower(Post.author_handle) == live_event.answering_handle.lower(),
+                        Post.id > seen,
+                    )
+                    .order_by(Post.id)
+                )
+            ).all()
+        for reply in replies:
+            seen = reply.id
+            target = _reply_target(reply)
+            if target is not None:
+                text = _strip_leading_mentions(reply.text)
+                group.create_task(_answer_on_air(maker, hub, target, text, on_air_seconds))
+
+
+async def _answer_on_air(
+    maker: async_sessionmaker[AsyncSession],
+    hub: Notifier,
+    external_id: str,
+    text: str,
+    on_air_seconds: float,
+) -> None:
+    async with unit_of_work(maker, hub) as session:
+        question = await session.scalar(
+            select(Question)
+            .join(Post, Question.post_id == Post.id)
+            .where(Post.external_id == external_id)
+        )
+        if question is None or question.status not in (
+            Status.pending,
+            Status.approved,
+            Status.on_air,
+        ):
+            return  # a moderator already decided otherwise: respect it
+        speaker = await accounts.get_user(session, "spokesperson")
+        question_id = question.id
+        if question.status == Status.pending:
+            await questions.act(session, question_id, Action.approve, speaker)
+        if question.status == Status.approved:
+            await questions.act(session, question_id, Action.on_air, speaker)
+    await asyncio.sleep(on_air_seconds)
+    async with unit_of_work(maker, hub) as session:
+        question = await questions.get(session, question_id)
+        if question.status in (Status.approved, Status.on_air):
+            speaker = await accounts.get_user(session, "spokesperson")
+            await questions.answer(session, question_id, text, speaker)

@@ -1,7 +1,10 @@
 """The FastAPI application. ``create_app`` builds it; nothing connects at import."""
 
-from collections.abc import AsyncIterator
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator, Callable, Coroutine, Sequence
 from contextlib import asynccontextmanager
+from typing import Any
 
 from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
@@ -19,9 +22,17 @@ from app.realtime.hub import Hub
 from app.realtime.router import router as realtime_router
 from app.web.router import router as web_router
 
+BackgroundJob = Callable[[FastAPI], Coroutine[Any, Any, None]]
 
-def create_app(settings: Settings | None = None, *, run_sources: bool = True) -> FastAPI:
-    """The Tribune app. ``run_sources`` starts the configured ingest sources with it."""
+
+def create_app(
+    settings: Settings | None = None,
+    *,
+    run_sources: bool = True,
+    background: Sequence[BackgroundJob] = (),
+) -> FastAPI:
+    """The Tribune app. ``run_sources`` starts the configured ingest sources with it;
+    ``background`` jobs run beside it (the demo's autopilot) and are cancelled at shutdown."""
     settings = settings or get_settings()
     settings.check_production_ready()
 
@@ -41,9 +52,15 @@ def create_app(settings: Settings | None = None, *, run_sources: bool = True) ->
         runner = Runner(app.state.sessionmaker, hub)
         if run_sources:
             await runner.start()
+        jobs = [asyncio.create_task(job(app)) for job in background]
         try:
             yield
         finally:
+            for task in jobs:
+                task.cancel()
+            for task in jobs:
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
             await runner.stop()
             await hub.close()
             await engine.dispose()

@@ -8,13 +8,16 @@ import shutil
 import socket
 import threading
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
 import pytest
 import uvicorn
+from fastapi import FastAPI
+from pydantic import SecretStr
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from app import migrate
@@ -33,8 +36,8 @@ class RecordingNotifier:
     def __init__(self) -> None:
         self.notified: list[int] = []
 
-    def notify(self, live_event_ids: object) -> None:
-        self.notified.extend(live_event_ids)  # type: ignore[call-overload]
+    def notify(self, live_event_ids: Iterable[int]) -> None:
+        self.notified.extend(live_event_ids)
 
 
 @pytest.fixture(scope="session")
@@ -55,10 +58,10 @@ def db_path(template_db: Path, tmp_path: Path) -> Path:
 def settings(db_path: Path) -> Settings:
     return Settings(
         database_url=f"sqlite+aiosqlite:///{db_path}",
-        secret_key=TEST_SECRET,  # type: ignore[arg-type]
+        secret_key=SecretStr(TEST_SECRET),
         heartbeat_seconds=0.5,
         poll_seconds=0.2,
-        _env_file=None,  # type: ignore[call-arg]
+        _env_file=None,
     )
 
 
@@ -87,12 +90,12 @@ class LiveServer:
     server: uvicorn.Server
 
 
-@pytest.fixture
-def live_server(settings: Settings) -> Iterator[LiveServer]:
-    """The app served by a real uvicorn on 127.0.0.1, in a thread with its own event loop."""
+@contextmanager
+def serve_in_thread(app: FastAPI) -> Iterator[LiveServer]:
+    """``app`` served by a real uvicorn on 127.0.0.1, in a thread with its own event loop."""
     port = _free_port()
     config = uvicorn.Config(
-        create_app(settings, run_sources=False),
+        app,
         host="127.0.0.1",
         port=port,
         ws="websockets-sansio",
@@ -110,6 +113,12 @@ def live_server(settings: Settings) -> Iterator[LiveServer]:
     yield LiveServer(f"http://127.0.0.1:{port}", f"ws://127.0.0.1:{port}", server)
     server.should_exit = True
     thread.join(10)
+
+
+@pytest.fixture
+def live_server(settings: Settings) -> Iterator[LiveServer]:
+    with serve_in_thread(create_app(settings, run_sources=False)) as server:
+        yield server
 
 
 @pytest.fixture

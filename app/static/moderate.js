@@ -51,11 +51,22 @@ function render() {
     `${counts.pending} incoming · ${counts.approved} queued · ${counts.answered} answered`;
 }
 
+// After acting on the selected question, the selection moves on to the next one in the same
+// list, as in an inbox: a moderator can approve a run of questions with "a a a".
+function nextInList(id) {
+  const q = questions.get(id);
+  const list = sorted(q.status).map((item) => item.id);
+  const index = list.indexOf(id);
+  return list[index + 1] ?? list[index - 1] ?? null;
+}
+
 async function act(id, action) {
   const q = questions.get(id);
+  const following = id === selected ? nextInList(id) : selected;
   try {
     const updated = await api(`/api/v1/questions/${id}/${action}`, { method: "POST", body: { version: q.version } });
     questions.set(updated.id, updated);
+    if (action !== "undo") selected = following;
     say(`Question ${id}: ${updated.status.replace("_", " ")}.`);
     render();
   } catch (error) {

@@ -6,7 +6,7 @@ import pytest
 from app.questions.states import TRANSITIONS, Action, IllegalTransition, Status, next_status
 from tests.conftest import Actor, ask
 
-LEGAL = {
+LEGAL: dict[tuple[Action, Status], Status] = {
     (Action.approve, Status.pending): Status.approved,
     (Action.reject, Status.pending): Status.rejected,
     (Action.reject, Status.approved): Status.rejected,

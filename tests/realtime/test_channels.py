@@ -8,6 +8,7 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from app.config import Settings
 from app.db import unit_of_work
 from app.events.models import LiveEvent
 from app.questions import service as questions
@@ -65,13 +66,17 @@ async def test_concurrent_writers_reach_a_client_in_order_without_gaps(
 
 
 async def test_too_old_or_future_seq_gets_resync(
-    http: httpx.AsyncClient, live_server: LiveServer, live_event: dict[str, Any], moderator: Actor
+    http: httpx.AsyncClient,
+    live_server: LiveServer,
+    live_event: dict[str, Any],
+    moderator: Actor,
+    settings: Settings,
 ) -> None:
     await ask(http, "one")
     async with Channel(channel_url(live_server, "moderation", after=99), moderator.token) as ws:
         message = await ws.recv()
     assert message == {"seq": 1, "type": "resync"}
-    live_server.server.config.app.state.settings.resume_window = 0
+    settings.resume_window = 0
     async with Channel(channel_url(live_server, "public", after=0)) as ws:
         message = await ws.recv()
     assert message["type"] == "resync"

@@ -58,7 +58,7 @@ async def test_stale_state_plus_updates_equals_fresh_read(
     moderator: Actor,
     spokesperson: Actor,
 ) -> None:
-    ids = [int((await ask(http, f"Question number {i}?"))["id"]) for i in range(6)]
+    ids = [(await ask(http, f"Question number {i}?"))["id"] for i in range(6)]
 
     def post(
         path: str, body: dict[str, Any] | None = None, actor: Actor = moderator
