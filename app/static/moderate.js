@@ -66,7 +66,8 @@ async function act(id, action) {
   try {
     const updated = await api(`/api/v1/questions/${id}/${action}`, { method: "POST", body: { version: q.version } });
     questions.set(updated.id, updated);
-    if (action !== "undo") selected = following;
+    // With nothing left in that list, the selection stays with the question just moved.
+    if (action !== "undo") selected = following ?? id;
     say(`Question ${id}: ${updated.status.replace("_", " ")}.`);
     render();
   } catch (error) {
