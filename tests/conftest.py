@@ -91,9 +91,9 @@ class LiveServer:
 
 
 @contextmanager
-def serve_in_thread(app: FastAPI) -> Iterator[LiveServer]:
+def serve_in_thread(app: FastAPI, port: int | None = None) -> Iterator[LiveServer]:
     """``app`` served by a real uvicorn on 127.0.0.1, in a thread with its own event loop."""
-    port = _free_port()
+    port = port or _free_port()
     config = uvicorn.Config(
         app,
         host="127.0.0.1",

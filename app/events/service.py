@@ -1,6 +1,8 @@
 """LiveEvents: create, read, edit, open and close."""
 
+import re
 from typing import Any
+from urllib.parse import parse_qs, quote, urlsplit
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
@@ -18,6 +20,41 @@ _STATE_MOVES = {
     LiveEventState.live: {LiveEventState.ended},
     LiveEventState.ended: {LiveEventState.live},
 }
+
+
+_VIDEO_ID = re.compile(r"^[A-Za-z0-9_-]{6,64}$")
+_YOUTUBE_HOSTS = {"youtube.com", "www.youtube.com", "m.youtube.com"}
+
+
+def player_url(stream_url: str, parent_host: str) -> str | None:
+    """The iframe ``src`` for a LiveEvent's stream URL.
+
+    Operators paste what they have: a YouTube or Vimeo watch page, a Twitch channel, or a
+    player URL. Known watch pages become their embeddable players (YouTube's privacy-enhanced
+    host); any other HTTPS URL is used as it is. Anything not HTTPS gives no player.
+    """
+    parts = urlsplit(stream_url)
+    host = (parts.hostname or "").lower()
+    if parts.scheme != "https" or not host:
+        return None
+    segments = [s for s in parts.path.split("/") if s]
+    video: str | None = None
+    if host in _YOUTUBE_HOSTS:
+        if parts.path == "/watch":
+            video = (parse_qs(parts.query).get("v") or [""])[0]
+        elif len(segments) == 2 and segments[0] in ("live", "shorts", "embed"):
+            video = segments[1]
+    elif host == "youtu.be" and len(segments) == 1:
+        video = segments[0]
+    if video is not None:
+        return f"https://www.youtube-nocookie.com/embed/{video}" if _VIDEO_ID.match(video) else None
+    if host in ("vimeo.com", "www.vimeo.com") and len(segments) == 1 and segments[0].isdigit():
+        return f"https://player.vimeo.com/video/{segments[0]}"
+    if host in ("twitch.tv", "www.twitch.tv") and len(segments) == 1:
+        # Twitch refuses to play unless told which site embeds it.
+        channel, parent = quote(segments[0]), quote(parent_host)
+        return f"https://player.twitch.tv/?channel={channel}&parent={parent}"
+    return stream_url
 
 
 async def get_by_slug(session: AsyncSession, slug: str) -> LiveEvent:

@@ -13,7 +13,9 @@ from app.questions.schemas import (
     AudienceQuestionIn,
     PublicQuestion,
     PublicSnapshot,
+    QuestionCounts,
     QuestionEdit,
+    QuestionFilters,
     QuestionOut,
     QuestionPage,
     TransitionOut,
@@ -30,13 +32,22 @@ async def list_questions(
     slug: str,
     session: SessionDep,
     _: Presenter,
+    filters: Annotated[QuestionFilters, Query()],
     status: Status | None = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
     offset: Annotated[int, Query(ge=0)] = 0,
 ) -> QuestionPage:
-    """Questions of a LiveEvent, by status; approved ones in queue order."""
+    """Questions of a LiveEvent, by status; approved ones in queue order. Filter by category,
+    language, source, or text (``q``)."""
     live_event = await events.get_by_slug(session, slug)
-    return await service.list_questions(session, live_event, status, limit, offset)
+    return await service.list_questions(session, live_event, status, limit, offset, filters)
+
+
+@router.get("/events/{slug}/counts")
+async def question_counts(slug: str, session: SessionDep, _: Presenter) -> QuestionCounts:
+    """How many questions per status and per category: the console's counters."""
+    live_event = await events.get_by_slug(session, slug)
+    return await service.counts(session, live_event)
 
 
 @router.post("/events/{slug}/questions", status_code=201)
@@ -114,6 +125,16 @@ async def on_air(
     """Put an approved question on air; the one on air before goes back to the queue head."""
     version = body.version if body else None
     question = await service.act(session, question_id, Action.on_air, user, version)
+    return await service.question_view(session, question)
+
+
+@router.post("/questions/{question_id}/mark-answered")
+async def mark_answered(
+    question_id: int, session: SessionDep, user: Presenter, body: OptionalAction = None
+) -> QuestionOut:
+    """The spokesperson answered out loud: answered, with no written answer to publish."""
+    version = body.version if body else None
+    question = await service.act(session, question_id, Action.mark_answered, user, version)
     return await service.question_view(session, question)
 
 

@@ -89,6 +89,26 @@ class QuestionOut(PublicQuestion):
     version: int
 
 
+class QuestionFilters(BaseModel):
+    model_config = ConfigDict(str_strip_whitespace=True)
+
+    category: Category | None = None
+    lang: str | None = Field(None, max_length=12)
+    source: str | None = Field(None, max_length=20)
+    q: str | None = Field(None, max_length=200, description="Text search, case-insensitive.")
+
+
+class QuestionCounts(BaseModel):
+    seq: int
+    status: dict[str, int]
+    category: dict[str, int]
+
+
+class QuestionFacets(BaseModel):
+    languages: list[str]
+    sources: list[str]
+
+
 class QuestionPage(BaseModel):
     seq: int = Field(description="The LiveEvent's seq this page reflects: resume sockets here.")
     items: list[QuestionOut]

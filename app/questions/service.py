@@ -18,7 +18,10 @@ from app.questions.schemas import (
     DeliveryOut,
     PublicQuestion,
     PublicSnapshot,
+    QuestionCounts,
     QuestionEdit,
+    QuestionFacets,
+    QuestionFilters,
     QuestionOut,
     QuestionPage,
 )
@@ -167,6 +170,7 @@ async def list_questions(
     status: Status | None,
     limit: int,
     offset: int,
+    filters: QuestionFilters | None = None,
 ) -> QuestionPage:
     """A page of the LiveEvent's questions: approved ones in queue order, others oldest first."""
     # Read seq first: anything that changes after this is in the log after it, so a client
@@ -175,6 +179,15 @@ async def list_questions(
     query = select(Question).where(Question.live_event_id == live_event.id)
     if status is not None:
         query = query.where(Question.status == status)
+    if filters is not None:
+        if filters.category is not None:
+            query = query.where(Question.category == filters.category)
+        if filters.lang:
+            query = query.where(Question.lang == filters.lang)
+        if filters.source:
+            query = query.where(Question.source == filters.source)
+        if filters.q:
+            query = query.where(Question.text.icontains(filters.q, autoescape=True))
     if status == Status.approved:
         query = query.order_by(Question.queue_position, Question.id)
     else:
@@ -187,6 +200,41 @@ async def list_questions(
         items=[_full(q, answers.get(q.id)) for q in page],
         next_offset=offset + limit if len(rows) > limit else None,
     )
+
+
+async def counts(session: AsyncSession, live_event: LiveEvent) -> QuestionCounts:
+    """How many questions per status, and per category among those not archived."""
+    seq = await last_seq(session, live_event.id)
+    mine = Question.live_event_id == live_event.id
+    by_status = dict.fromkeys(Status, 0)
+    rows = await session.execute(
+        select(Question.status, func.count()).where(mine).group_by(Question.status)
+    )
+    for status, n in rows:
+        by_status[status] = n
+    by_category: dict[str, int] = {}
+    rows = await session.execute(
+        select(Question.category, func.count())
+        .where(mine, Question.status != Status.archived)
+        .group_by(Question.category)
+    )
+    for category, n in rows:
+        by_category[category.value if category else "uncategorised"] = n
+    return QuestionCounts(
+        seq=seq, status={s.value: n for s, n in by_status.items()}, category=by_category
+    )
+
+
+async def facets(session: AsyncSession, live_event: LiveEvent) -> QuestionFacets:
+    """The languages and sources present, for the console's filters."""
+    mine = Question.live_event_id == live_event.id
+    languages = await session.scalars(
+        select(Question.lang).where(mine, Question.lang != "").distinct().order_by(Question.lang)
+    )
+    sources = await session.scalars(
+        select(Question.source).where(mine).distinct().order_by(Question.source)
+    )
+    return QuestionFacets(languages=list(languages), sources=list(sources))
 
 
 # How many answered questions the audience page starts with; older ones are a click away.

@@ -21,6 +21,8 @@ class Action(enum.StrEnum):
     reject = "reject"
     on_air = "on_air"
     answer = "answer"
+    # Answered out loud on the stream, with no written answer to publish.
+    mark_answered = "mark_answered"
     archive = "archive"
     # Sending a question on air returns the one on air before it to the queue.
     requeue = "requeue"
@@ -34,6 +36,7 @@ TRANSITIONS: dict[Action, tuple[frozenset[Status], Status]] = {
     Action.reject: (frozenset({Status.pending, Status.approved}), Status.rejected),
     Action.on_air: (frozenset({Status.approved}), Status.on_air),
     Action.answer: (frozenset({Status.approved, Status.on_air}), Status.answered),
+    Action.mark_answered: (frozenset({Status.approved, Status.on_air}), Status.answered),
     Action.archive: (frozenset(set(Status) - {Status.archived}), Status.archived),
     Action.requeue: (frozenset({Status.on_air}), Status.approved),
 }

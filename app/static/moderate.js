@@ -1,98 +1,308 @@
+// The moderator console: the incoming stream, the queue the presenter follows, on air and done.
+// Several moderators work at once; everything they do arrives here over the moderation channel.
 import { api, asker, connect, el, readJson, showStatus, timeOf } from "/static/realtime.js";
 
 const initial = readJson("initial");
 const liveEvent = readJson("live-event");
+const slug = encodeURIComponent(liveEvent.slug);
 const questions = new Map(initial.questions.map((q) => [q.id, q]));
-const LISTS = ["pending", "approved", "on_air", "answered"];
+let counts = initial.counts;
+
+// Lists render at most this many items each (more on demand), so a flood of 10,000 pending
+// questions costs what 200 cost.
+const PAGE = 200;
+const LISTS = {
+  pending: { statuses: ["pending"], order: "oldest", limit: PAGE },
+  approved: { statuses: ["approved"], order: "queue", limit: PAGE },
+  on_air: { statuses: ["on_air"], order: "oldest", limit: PAGE },
+  answered: { statuses: ["answered"], order: "newest", limit: 50 },
+  aside: { statuses: ["rejected", "archived"], order: "newest", limit: 50 },
+};
+const filters = { q: "", category: "", lang: "", source: "" };
 let selected = null;
+let editing = null; // { id, field }
+let lastAction = null; // { id, label } for "z"
 
 const flash = document.getElementById("flash");
-function say(text, kind = "info") {
-  flash.textContent = text;
+function say(text, kind = "info", undoable = false) {
+  flash.replaceChildren(el("span", { text }));
   flash.dataset.kind = kind;
+  if (undoable && lastAction) {
+    flash.append(" ", el("button", { type: "button", class: "link", text: "Undo (z)", onclick: undoLast }));
+  }
 }
 
-function sorted(status) {
-  const items = [...questions.values()].filter((q) => q.status === status);
-  if (status === "approved") items.sort((a, b) => a.queue_position - b.queue_position || a.id - b.id);
-  else if (status === "answered") items.sort((a, b) => b.status_changed_at.localeCompare(a.status_changed_at));
+function matches(q) {
+  if (filters.category && (q.category || "uncategorised") !== filters.category) return false;
+  if (filters.lang && q.lang !== filters.lang) return false;
+  if (filters.source && q.source !== filters.source) return false;
+  if (filters.q && !q.text.toLowerCase().includes(filters.q.toLowerCase())) return false;
+  return true;
+}
+
+function itemsOf(name) {
+  const spec = LISTS[name];
+  const items = [...questions.values()].filter((q) => spec.statuses.includes(q.status) && matches(q));
+  if (spec.order === "queue") items.sort((a, b) => a.queue_position - b.queue_position || a.id - b.id);
+  else if (spec.order === "newest") items.sort((a, b) => b.status_changed_at.localeCompare(a.status_changed_at) || b.id - a.id);
   else items.sort((a, b) => a.id - b.id);
   return items;
 }
 
+function button(label, key, handler, secondary = false) {
+  return el("button", { type: "button", text: label, title: key ? `${label} (${key})` : label,
+    class: secondary ? "secondary" : "", onclick: (e) => { e.stopPropagation(); handler(); } });
+}
+
 function actionsFor(q) {
-  const buttons = [];
-  const add = (label, action, key) => buttons.push(
-    el("button", { type: "button", text: label, title: `${label} (${key})`, onclick: () => act(q.id, action) }));
-  if (q.status === "pending") { add("Approve", "approve", "a"); add("Reject", "reject", "r"); }
-  if (q.status === "approved") { add("On air", "on-air", "o"); add("Reject", "reject", "r"); }
-  if (q.status !== "archived") add("Archive", "archive", "x");
-  add("Undo", "undo", "u");
-  return el("div", { class: "actions" }, ...buttons);
+  const b = [];
+  const act = (action) => () => run(q.id, action);
+  if (q.status === "pending") b.push(button("Approve", "a", act("approve")), button("Reject", "r", act("reject")));
+  if (q.status === "approved") b.push(button("On air", "o", act("on-air")), button("Reject", "r", act("reject")));
+  if (q.status === "on_air" || q.status === "approved") b.push(button("Answered", "m", act("mark-answered"), q.status !== "on_air"));
+  // The rest shows on the selected card (or under the pointer), to keep a long list calm.
+  b.push(button("Edit", "e", () => startEdit(q.id, "text"), true), button("Note", "n", () => startEdit(q.id, "note"), true));
+  if (q.status !== "archived") b.push(button("Archive", "x", act("archive"), true));
+  b.push(button("Undo", "u", act("undo"), true));
+  return el("div", { class: "actions" }, ...b);
 }
 
-function render() {
-  const counts = {};
-  for (const status of LISTS) {
-    const list = document.getElementById(`list-${status}`);
-    const items = sorted(status);
-    counts[status] = items.length;
-    list.replaceChildren(...items.map((q) => el("li", {
-      class: `q${q.id === selected ? " selected" : ""}`, "data-id": String(q.id), tabIndex: -1,
-      onclick: () => { selected = q.id; render(); },
-    },
-      el("div", { class: "meta", text: `${asker(q)} · ${q.source} · ${timeOf(q.created_at)}${q.category ? " · " + q.category : ""}` }),
-      el("p", { class: "text", text: q.text }),
-      q.answer ? el("p", { class: "answer", text: `↳ ${q.answer.text}` }) : null,
-      q.status_changed_by ? el("div", { class: "by", text: `${q.status.replace("_", " ")} by ${q.status_changed_by}` }) : null,
-      actionsFor(q))));
+function editor(q) {
+  const field = editing.field;
+  const input = field === "text"
+    ? el("textarea", { value: q.text, rows: 3, "aria-label": "Edit the question" })
+    : el("input", { value: q.note, "aria-label": "Moderator note", placeholder: "A note for the team" });
+  input.addEventListener("keydown", (event) => {
+    if (event.key === "Escape") { editing = null; render(); }
+    if (event.key === "Enter" && (field === "note" || event.ctrlKey || event.metaKey)) {
+      event.preventDefault();
+      save(q, field, input.value);
+    }
+  });
+  setTimeout(() => input.focus(), 0);
+  return el("div", { class: "editor" }, input,
+    el("div", { class: "actions" },
+      button("Save", field === "text" ? "Ctrl+Enter" : "Enter", () => save(q, field, input.value)),
+      button("Cancel", "Esc", () => { editing = null; render(); })));
+}
+
+function card(q, name) {
+  const meta = [asker(q), q.source, timeOf(q.created_at), q.lang].filter(Boolean).join(" · ");
+  const li = el("li", {
+    class: `q${q.id === selected ? " selected" : ""}`, "data-id": String(q.id), tabIndex: -1,
+    onclick: () => { selected = q.id; render(); },
+  },
+  el("div", { class: "meta" }, el("span", { text: meta }),
+    q.category ? el("span", { class: `chip cat-${q.category}`, text: q.category }) : null,
+    q.text !== q.original_text ? el("span", { class: "chip", text: "edited", title: `Original: ${q.original_text}` }) : null),
+  editing && editing.id === q.id && editing.field === "text" ? editor(q) : el("p", { class: "text", text: q.text }),
+  editing && editing.id === q.id && editing.field === "note" ? editor(q)
+    : (q.note ? el("p", { class: "note", text: `Note: ${q.note}` }) : null),
+  q.answer ? el("p", { class: "answer", text: `↳ ${q.answer.text}` }) : null,
+  q.status_changed_by ? el("div", { class: "by", text: `${q.status.replace("_", " ")} by ${q.status_changed_by}` }) : null,
+  actionsFor(q));
+  if (name === "approved") {
+    li.draggable = true;
+    li.addEventListener("dragstart", (event) => { event.dataTransfer.setData("text/plain", String(q.id)); li.classList.add("dragging"); });
+    li.addEventListener("dragend", () => li.classList.remove("dragging"));
+    li.addEventListener("dragover", (event) => event.preventDefault());
+    li.addEventListener("drop", (event) => {
+      event.preventDefault();
+      const moved = Number(event.dataTransfer.getData("text/plain"));
+      if (moved && moved !== q.id) placeBefore(moved, q.id);
+    });
   }
-  document.getElementById("counters").textContent =
-    `${counts.pending} incoming · ${counts.approved} queued · ${counts.answered} answered`;
+  return li;
 }
 
-// After acting on the selected question, the selection moves on to the next one in the same
-// list, as in an inbox: a moderator can approve a run of questions with "a a a".
+let scheduled = false;
+function render() {
+  if (scheduled) return;
+  scheduled = true;
+  requestAnimationFrame(() => { scheduled = false; draw(); });
+}
+
+function draw() {
+  for (const [name, spec] of Object.entries(LISTS)) {
+    const items = itemsOf(name);
+    const list = document.getElementById(`list-${name}`);
+    const shown = items.slice(0, spec.limit);
+    const children = shown.map((q) => card(q, name));
+    const total = name === "pending" && !anyFilter() ? Math.max(counts.status.pending || 0, items.length) : items.length;
+    if (total > shown.length) {
+      children.push(el("li", { class: "more" }, button(`Show more (${total - shown.length} not shown)`, "", () => more(name))));
+    }
+    list.replaceChildren(...children);
+  }
+  const s = counts.status;
+  document.getElementById("counters").replaceChildren(
+    ...[["pending", "incoming"], ["approved", "queued"], ["on_air", "on air"], ["answered", "answered"], ["rejected", "rejected"], ["archived", "archived"]]
+      .map(([key, label]) => el("span", { class: "counter", "data-status": key, text: `${s[key] || 0} ${label}` })));
+  const categories = document.getElementById("categories");
+  categories.replaceChildren(...Object.entries(counts.category).sort().map(([name, n]) =>
+    el("span", { class: `chip cat-${name}`, text: `${name} ${n}` })));
+}
+
+function anyFilter() { return Object.values(filters).some(Boolean); }
+
+async function more(name) {
+  const spec = LISTS[name];
+  spec.limit += PAGE;
+  const loaded = itemsOf(name).length;
+  if (name === "pending" && loaded < spec.limit) await load("pending", loaded);
+  render();
+}
+
+async function load(status, offset = 0) {
+  const params = new URLSearchParams({ status, limit: String(PAGE), offset: String(offset) });
+  for (const [key, value] of Object.entries(filters)) if (value) params.set(key, value);
+  const page = await api(`/api/v1/events/${slug}/questions?${params}`);
+  for (const q of page.items) {
+    const known = questions.get(q.id);
+    // The socket may already have brought a newer version: keep the newest.
+    if (!known || known.version <= q.version) questions.set(q.id, q);
+  }
+}
+
+let countsTimer = null;
+function refreshCounts() {
+  if (countsTimer) return;
+  countsTimer = setTimeout(async () => {
+    countsTimer = null;
+    try { counts = await api(`/api/v1/events/${slug}/counts`); render(); } catch { /* next update retries */ }
+  }, 500);
+}
+
+async function run(id, action, body = {}) {
+  const q = questions.get(id);
+  if (!q) return;
+  const following = id === selected ? nextInList(id) : selected;
+  try {
+    const updated = await api(`/api/v1/questions/${id}/${action}`, { method: "POST", body: { version: q.version, ...body } });
+    questions.set(updated.id, updated);
+    if (action !== "undo") {
+      // With nothing left in that list, the selection stays with the question just moved.
+      selected = following ?? id;
+      lastAction = { id, label: action };
+    }
+    say(`#${id} ${updated.status.replace("_", " ")}.`, "info", action !== "undo");
+    refreshCounts();
+    render();
+  } catch (error) {
+    say(error.message, "error");
+    if (error.status === 409) refetch(id);
+  }
+}
+
+async function refetch(id) {
+  try { const fresh = await api(`/api/v1/questions/${id}`); questions.set(id, fresh); render(); } catch { /* gone */ }
+}
+
+function undoLast() {
+  if (lastAction) { const { id } = lastAction; lastAction = null; run(id, "undo"); }
+}
+
+async function patch(q, body) {
+  try {
+    const updated = await api(`/api/v1/questions/${q.id}`, { method: "PATCH", body: { version: q.version, ...body } });
+    questions.set(updated.id, updated);
+    render();
+    return true;
+  } catch (error) {
+    say(error.message, "error");
+    if (error.status === 409) refetch(q.id);
+    return false;
+  }
+}
+
+function startEdit(id, field) { selected = id; editing = { id, field }; render(); }
+
+async function save(q, field, value) {
+  if (await patch(q, { [field]: field === "text" ? value.trim() : value })) {
+    editing = null;
+    say(field === "text" ? `#${q.id} edited (the original is kept).` : `#${q.id} note saved.`);
+    render();
+  }
+}
+
+function placeBefore(movedId, beforeId) {
+  const queue = itemsOf("approved").filter((q) => q.id !== movedId);
+  const index = queue.findIndex((q) => q.id === beforeId);
+  positionAt(movedId, queue, index);
+}
+
+// Put a queued question at ``index`` of ``queue`` (which excludes it): halfway between its new
+// neighbours, so one row changes.
+function positionAt(movedId, queue, index) {
+  const before = queue[index - 1];
+  const after = queue[index];
+  let position;
+  if (!before && !after) return;
+  if (!before) position = after.queue_position - 1;
+  else if (!after) position = before.queue_position + 1;
+  else position = (before.queue_position + after.queue_position) / 2;
+  patch(questions.get(movedId), { queue_position: position });
+}
+
+function shiftInQueue(id, delta) {
+  const queue = itemsOf("approved");
+  const index = queue.findIndex((q) => q.id === id);
+  if (index < 0) return;
+  const target = index + delta;
+  if (target < 0 || target >= queue.length) return;
+  const others = queue.filter((q) => q.id !== id);
+  positionAt(id, others, target);
+}
+
+function visibleOrder() {
+  return Object.keys(LISTS).flatMap((name) => itemsOf(name).slice(0, LISTS[name].limit).map((q) => q.id));
+}
+
 function nextInList(id) {
   const q = questions.get(id);
-  const list = sorted(q.status).map((item) => item.id);
+  const name = Object.keys(LISTS).find((n) => LISTS[n].statuses.includes(q.status));
+  const list = itemsOf(name).map((item) => item.id);
   const index = list.indexOf(id);
   return list[index + 1] ?? list[index - 1] ?? null;
 }
 
-async function act(id, action) {
-  const q = questions.get(id);
-  const following = id === selected ? nextInList(id) : selected;
-  try {
-    const updated = await api(`/api/v1/questions/${id}/${action}`, { method: "POST", body: { version: q.version } });
-    questions.set(updated.id, updated);
-    // With nothing left in that list, the selection stays with the question just moved.
-    if (action !== "undo") selected = following ?? id;
-    say(`Question ${id}: ${updated.status.replace("_", " ")}.`);
-    render();
-  } catch (error) {
-    say(error.message, "error");
-  }
-}
-
 function move(delta) {
-  const order = LISTS.flatMap((s) => sorted(s).map((q) => q.id));
+  const order = visibleOrder();
   if (!order.length) return;
   const index = order.indexOf(selected);
   selected = order[Math.max(0, Math.min(order.length - 1, index < 0 ? 0 : index + delta))];
-  render();
+  draw();
   document.querySelector(`li[data-id="${selected}"]`)?.scrollIntoView({ block: "nearest" });
 }
 
+const KEYS = { a: "approve", r: "reject", o: "on-air", x: "archive", u: "undo", m: "mark-answered" };
 document.addEventListener("keydown", (event) => {
   if (event.target.closest("input, textarea, select") || event.metaKey || event.ctrlKey || event.altKey) return;
-  const keys = { a: "approve", r: "reject", o: "on-air", x: "archive", u: "undo" };
   if (event.key === "j") move(1);
   else if (event.key === "k") move(-1);
-  else if (keys[event.key] && selected !== null) act(selected, keys[event.key]);
+  else if (event.key === "J" && selected !== null) shiftInQueue(selected, 1);
+  else if (event.key === "K" && selected !== null) shiftInQueue(selected, -1);
+  else if (event.key === "/") document.getElementById("search").focus();
+  else if (event.key === "z") undoLast();
+  else if ((event.key === "e" || event.key === "n") && selected !== null) startEdit(selected, event.key === "e" ? "text" : "note");
+  else if (KEYS[event.key] && selected !== null) run(selected, KEYS[event.key]);
   else return;
   event.preventDefault();
 });
+
+let filterTimer = null;
+function onFilter() {
+  const form = document.getElementById("filters");
+  for (const key of Object.keys(filters)) filters[key] = form.elements[key].value.trim();
+  render();
+  clearTimeout(filterTimer);
+  // Ask the server too, so matches beyond what is loaded show up.
+  filterTimer = setTimeout(async () => {
+    try { await Promise.all(["pending", "approved", "answered"].map((s) => load(s))); render(); } catch (error) { say(error.message, "error"); }
+  }, 250);
+}
+document.getElementById("filters").addEventListener("input", onFilter);
+document.getElementById("filters").addEventListener("submit", (event) => event.preventDefault());
 
 connect({
   slug: liveEvent.slug,
@@ -102,8 +312,9 @@ connect({
   onUpdate(message) {
     if (message.type === "question") {
       questions.set(message.question.id, message.question);
+      refreshCounts();
       render();
     }
   },
 });
-render();
+draw();

@@ -1,3 +1,6 @@
+// The presenter view: the question on air in large type, the next three, a clock and a timer,
+// and the answer composer with a live count per network.
+import { networkCounts } from "/static/counting.js";
 import { api, asker, connect, el, readJson, showStatus } from "/static/realtime.js";
 
 const initial = readJson("initial");
@@ -5,9 +8,8 @@ const liveEvent = readJson("live-event");
 const questions = new Map(initial.questions.map((q) => [q.id, q]));
 const composer = document.getElementById("composer");
 const textarea = document.getElementById("answer-text");
-const count = document.getElementById("count");
-// X counts 280 weighted characters a post; longer answers become a thread.
-const X_LIMIT = 280;
+const status = document.getElementById("composer-status");
+const NETWORKS = { x: "X", replay: "X (replay)", audience: "Tribune page", mastodon: "Mastodon", bluesky: "Bluesky" };
 
 function onAir() {
   return [...questions.values()].find((q) => q.status === "on_air") || null;
@@ -19,7 +21,7 @@ function render() {
   if (current) {
     box.replaceChildren(
       el("p", { class: "onair-text", text: current.text }),
-      el("p", { class: "meta", text: `${asker(current)} · ${current.source}` }));
+      el("p", { class: "meta", text: `${asker(current)} · ${NETWORKS[current.source] || current.source}` }));
     box.dataset.id = String(current.id);
     composer.hidden = false;
   } else {
@@ -30,50 +32,64 @@ function render() {
   const next = [...questions.values()].filter((q) => q.status === "approved")
     .sort((a, b) => a.queue_position - b.queue_position || a.id - b.id).slice(0, 3);
   document.getElementById("next").replaceChildren(...next.map((q) => el("li", { class: "q", "data-id": String(q.id) },
-    el("p", { class: "text", text: q.text }), el("div", { class: "meta", text: asker(q) }),
-    el("button", { type: "button", text: "On air", onclick: () => sendOnAir(q) }))));
+    el("p", { class: "text", text: q.text }),
+    el("div", { class: "meta", text: `${asker(q)} · ${NETWORKS[q.source] || q.source}` }),
+    el("button", { type: "button", text: "Put on air", onclick: () => post(q, "on-air") }))));
 }
 
-async function sendOnAir(q) {
+async function post(q, action, body = {}) {
   try {
-    const updated = await api(`/api/v1/questions/${q.id}/on-air`, { method: "POST", body: { version: q.version } });
+    const updated = await api(`/api/v1/questions/${q.id}/${action}`, { method: "POST", body: { version: q.version, ...body } });
     questions.set(updated.id, updated);
+    status.textContent = "";
     render();
+    return true;
   } catch (error) {
-    count.textContent = error.message;
+    status.textContent = error.message;
+    return false;
   }
 }
 
-function updateCount() {
-  const length = [...textarea.value].length;
-  const posts = Math.max(1, Math.ceil(length / X_LIMIT));
-  count.textContent = `${length} characters · X: ${length <= X_LIMIT ? `${X_LIMIT - length} left` : `${posts} posts (thread)`}`;
+function updateCounts() {
+  document.getElementById("counts").replaceChildren(...networkCounts(textarea.value).map((c) =>
+    el("span", { class: c.used > c.limit ? "over" : "", "data-network": c.network,
+      text: c.network === "X"
+        ? `X: ${c.used}/${c.limit}${c.posts > 1 ? ` · a thread of ${c.posts} posts` : ""}`
+        : `${c.network}: ${c.used}` })));
 }
-textarea.addEventListener("input", updateCount);
+textarea.addEventListener("input", updateCounts);
 
 composer.addEventListener("submit", async (event) => {
   event.preventDefault();
   const current = onAir();
-  if (!current || !textarea.value.trim()) return;
+  if (!current) return;
+  const text = textarea.value.trim();
+  if (!text) { status.textContent = "Write the answer first."; return; }
   try {
-    await api(`/api/v1/questions/${current.id}/answers`, { method: "POST", body: { text: textarea.value } });
+    await api(`/api/v1/questions/${current.id}/answers`, { method: "POST", body: { text } });
     textarea.value = "";
-    updateCount();
+    status.textContent = "Published.";
+    updateCounts();
   } catch (error) {
-    count.textContent = error.message;
+    status.textContent = error.message;
   }
+});
+document.getElementById("said").addEventListener("click", () => {
+  const current = onAir();
+  if (current) post(current, "mark-answered");
 });
 
 const clock = document.getElementById("clock");
 const timer = document.getElementById("timer");
-setInterval(() => {
-  clock.textContent = new Date().toLocaleTimeString();
+function tick() {
+  clock.textContent = new Date().toLocaleTimeString([], { hour: "2-digit", minute: "2-digit", second: "2-digit" });
   const current = onAir();
   if (current) {
     const seconds = Math.max(0, Math.floor((Date.now() - Date.parse(current.status_changed_at)) / 1000));
     timer.textContent = `${Math.floor(seconds / 60)}:${String(seconds % 60).padStart(2, "0")}`;
   } else timer.textContent = "";
-}, 1000);
+}
+setInterval(tick, 1000);
 
 connect({
   slug: liveEvent.slug,
@@ -87,4 +103,5 @@ connect({
   },
 });
 render();
-updateCount();
+updateCounts();
+tick();

@@ -1,3 +1,4 @@
+from html import escape
 from typing import Annotated, Any
 from urllib.parse import quote
 
@@ -10,14 +11,25 @@ from app.accounts.deps import SESSION_COOKIE, OptionalUser
 from app.accounts.models import Role, User
 from app.db import SessionDep
 from app.events import service as events
+from app.events.models import LiveEvent
 from app.events.schemas import LiveEventOut
 from app.paths import TEMPLATES_DIR
 from app.questions import service as questions
+from app.questions.models import Category
 from app.questions.states import Status
 
 router = APIRouter(include_in_schema=False)
 templates = Jinja2Templates(directory=TEMPLATES_DIR)
 
+# What the console loads at first, per status: the rest comes page by page as it scrolls.
+CONSOLE_PAGES = (
+    (Status.on_air, 10),
+    (Status.approved, 500),
+    (Status.pending, 200),
+    (Status.answered, 50),
+    (Status.rejected, 50),
+    (Status.archived, 50),
+)
 MODERATORS = frozenset({Role.admin, Role.moderator})
 PRESENTERS = frozenset({Role.admin, Role.moderator, Role.spokesperson})
 
@@ -114,6 +126,39 @@ async def admin(request: Request, session: SessionDep, user: OptionalUser) -> Re
     )
 
 
+# The iframe's recommended size: the page adapts to any width from 320 px; 900 px high shows
+# the stream, the question on air and the start of the answers without an inner scroll.
+EMBED_HEIGHT = 900
+
+
+def embed_snippet(request: Request, live_event: LiveEvent) -> str:
+    src = str(request.url_for("live", slug=live_event.slug))
+    title = escape(f"{live_event.title}: live Q&A")
+    return (
+        f'<iframe src="{escape(src)}" title="{title}" width="100%" height="{EMBED_HEIGHT}" '
+        'style="border:0;max-width:100%" allow="autoplay; encrypted-media; fullscreen; '
+        'picture-in-picture" loading="lazy"></iframe>'
+    )
+
+
+@router.get("/admin/events/{slug}", response_model=None)
+async def admin_event(
+    request: Request, slug: str, session: SessionDep, user: OptionalUser
+) -> Response:
+    if user is None:
+        return _login_redirect(request)
+    if user.role != Role.admin:
+        return _forbidden(request, user)
+    live_event = await events.get_by_slug(session, slug)
+    return _page(
+        request,
+        "admin_event.html",
+        user,
+        e=LiveEventOut.model_validate(live_event).model_dump(mode="json"),
+        snippet=embed_snippet(request, live_event),
+    )
+
+
 @router.get("/moderate/{slug}", response_model=None)
 async def moderate(
     request: Request, slug: str, session: SessionDep, user: OptionalUser
@@ -123,19 +168,27 @@ async def moderate(
     if user.role not in MODERATORS:
         return _forbidden(request, user)
     live_event = await events.get_by_slug(session, slug)
-    # Read the seq before the lists: the socket resumes from it and replays anything newer.
-    pages = {
-        status.value: await questions.list_questions(session, live_event, status, 500, 0)
-        for status in (Status.on_air, Status.pending, Status.approved, Status.answered)
-    }
-    seq = min(page.seq for page in pages.values())
-    items = [q.model_dump(mode="json") for page in pages.values() for q in page.items]
+    # Each list's page reads the seq before its rows; the socket resumes from the smallest, so
+    # nothing that changed while the page was read is missed (some may come twice: harmless).
+    pages = [
+        await questions.list_questions(session, live_event, status, limit, 0)
+        for status, limit in CONSOLE_PAGES
+    ]
+    counts = await questions.counts(session, live_event)
+    facets = await questions.facets(session, live_event)
     return _page(
         request,
         "moderate.html",
         user,
         live_event=LiveEventOut.model_validate(live_event).model_dump(mode="json"),
-        initial={"seq": seq, "questions": items},
+        initial={
+            "seq": min(page.seq for page in pages),
+            "questions": [q.model_dump(mode="json") for page in pages for q in page.items],
+            "counts": counts.model_dump(mode="json"),
+        },
+        categories=[c.value for c in Category],
+        languages=facets.languages,
+        sources=facets.sources,
     )
 
 
@@ -171,4 +224,5 @@ async def live(request: Request, slug: str, session: SessionDep) -> Response:
         None,
         live_event=LiveEventOut.model_validate(live_event).model_dump(mode="json"),
         initial=snapshot.model_dump(mode="json"),
+        player=events.player_url(live_event.stream_url, request.url.hostname or ""),
     )

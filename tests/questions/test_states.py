@@ -13,6 +13,8 @@ LEGAL: dict[tuple[Action, Status], Status] = {
     (Action.on_air, Status.approved): Status.on_air,
     (Action.answer, Status.approved): Status.answered,
     (Action.answer, Status.on_air): Status.answered,
+    (Action.mark_answered, Status.approved): Status.answered,
+    (Action.mark_answered, Status.on_air): Status.answered,
     (Action.requeue, Status.on_air): Status.approved,
     **{(Action.archive, s): Status.archived for s in Status if s != Status.archived},
 }

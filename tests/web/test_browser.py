@@ -2,12 +2,11 @@
 moderator console live, is approved and sent on air by keyboard, answered from the presenter
 view, and shown on the audience page."""
 
-from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from playwright.async_api import Browser, Page, async_playwright, expect
+from playwright.async_api import Browser, expect
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.db import unit_of_work
@@ -15,36 +14,9 @@ from app.ingest.models import IngestSource
 from app.ingest.runner import play
 from app.ingest.sources.replay import ReplayConfig, ReplaySource
 from tests.conftest import Actor, LiveServer, RecordingNotifier
-
-CHROMIUM = "/usr/bin/chromium"
-HAVE_CHROMIUM = Path(CHROMIUM).exists()
-FIXTURES = Path(__file__).parent.parent / "fixtures" / "x"
+from tests.web.browser import FIXTURES, logged_in
 
 pytestmark = pytest.mark.browser
-
-
-@pytest.fixture
-async def browser() -> AsyncIterator[Browser]:
-    if not HAVE_CHROMIUM:
-        pytest.fail(f"{CHROMIUM} is missing: apt-get install chromium (.ci/run does)")
-    async with async_playwright() as playwright:
-        browser = await playwright.chromium.launch(
-            executable_path=CHROMIUM,
-            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking"],
-        )
-        yield browser
-        await browser.close()
-
-
-async def logged_in(browser: Browser, server: LiveServer, username: str, path: str) -> Page:
-    context = await browser.new_context(base_url=server.url)
-    page = await context.new_page()
-    await page.goto(f"/login?next={path}")
-    await page.get_by_label("Username").fill(username)
-    await page.get_by_label("Password").fill("password-123")
-    await page.get_by_role("button", name="Log in").click()
-    await page.wait_for_url(f"**{path}")
-    return page
 
 
 async def test_the_whole_loop(
@@ -56,8 +28,8 @@ async def test_the_whole_loop(
     maker: async_sessionmaker[AsyncSession],
     tmp_path: Path,
 ) -> None:
-    moderation = await logged_in(browser, live_server, "mo", "/moderate/ask-test")
-    presenter = await logged_in(browser, live_server, "claire", "/present/ask-test")
+    moderation = await logged_in(browser, live_server.url, "mo", "/moderate/ask-test")
+    presenter = await logged_in(browser, live_server.url, "claire", "/present/ask-test")
     audience = await (await browser.new_context(base_url=live_server.url)).new_page()
     await audience.goto("/live/ask-test")
     for page in (moderation, presenter, audience):

@@ -1,0 +1,72 @@
+// Operator pages: create and edit LiveEvents, open and close them, copy the embed snippet.
+import { api } from "/static/realtime.js";
+
+const form = document.getElementById("event-form");
+const status = document.getElementById("form-status");
+
+// datetime-local inputs speak the browser's local time; the API wants an aware ISO time.
+for (const input of form.querySelectorAll("input[data-utc]")) {
+  if (input.dataset.utc) {
+    const d = new Date(input.dataset.utc);
+    input.value = new Date(d.getTime() - d.getTimezoneOffset() * 60000).toISOString().slice(0, 16);
+  }
+}
+
+function payload() {
+  const f = form.elements;
+  const body = {
+    title: f.title.value.trim(),
+    hashtags: f.hashtags.value.split(/[,\s]+/).map((h) => h.trim()).filter(Boolean),
+    answering_handle: f.answering_handle.value.trim(),
+    spokesperson: f.spokesperson.value.trim(),
+    description: f.description.value.trim(),
+    starts_at: f.starts_at.value ? new Date(f.starts_at.value).toISOString() : null,
+    ends_at: f.ends_at.value ? new Date(f.ends_at.value).toISOString() : null,
+  };
+  if (f.stream_url.value.trim()) body.stream_url = f.stream_url.value.trim();
+  if (f.slug) body.slug = f.slug.value.trim();
+  return body;
+}
+
+form.addEventListener("submit", async (event) => {
+  event.preventDefault();
+  status.className = "";
+  status.textContent = "Saving…";
+  try {
+    if (form.dataset.mode === "create") {
+      const created = await api("/api/v1/events", { method: "POST", body: payload() });
+      location.href = `/admin/events/${encodeURIComponent(created.slug)}`;
+    } else {
+      await api(`/api/v1/events/${encodeURIComponent(form.dataset.slug)}`, { method: "PATCH", body: payload() });
+      status.textContent = "Saved.";
+    }
+  } catch (error) {
+    status.className = "form-error";
+    status.textContent = error.message;
+  }
+});
+
+for (const button of document.querySelectorAll("button[data-state]")) {
+  button.addEventListener("click", async () => {
+    try {
+      await api(`/api/v1/events/${encodeURIComponent(form.dataset.slug)}`, { method: "PATCH", body: { state: button.dataset.state } });
+      location.reload();
+    } catch (error) {
+      status.className = "form-error";
+      status.textContent = error.message;
+    }
+  });
+}
+
+const copy = document.getElementById("copy");
+if (copy) {
+  copy.addEventListener("click", async () => {
+    const snippet = document.getElementById("snippet");
+    try {
+      await navigator.clipboard.writeText(snippet.value);
+    } catch {
+      snippet.select(); // clipboard refused (no https): leave it selected for Ctrl+C
+    }
+    document.getElementById("copy-status").textContent = "Copied.";
+  });
+}

@@ -1,0 +1,62 @@
+"""Listing with filters and search, counters, and marking a question answered out loud."""
+
+from typing import Any
+
+import httpx
+
+from tests.conftest import Actor, ask
+
+
+async def test_filters_search_and_counts(
+    http: httpx.AsyncClient, live_event: dict[str, Any], moderator: Actor
+) -> None:
+    first = await ask(http, "What about 100% green savings?")
+    await ask(http, "Quels sont vos frais ?")
+    third = await ask(http, "Green bonds, when?")
+    await http.patch(
+        f"/api/v1/questions/{first['id']}", json={"category": "question"}, headers=moderator.headers
+    )
+    await http.patch(
+        f"/api/v1/questions/{third['id']}",
+        json={"category": "complaint"},
+        headers=moderator.headers,
+    )
+    await http.post(f"/api/v1/questions/{third['id']}/approve", headers=moderator.headers)
+
+    async def ids(query: str) -> list[Any]:
+        response = await http.get(
+            f"/api/v1/events/ask-test/questions?{query}", headers=moderator.headers
+        )
+        assert response.status_code == 200, response.text
+        return [q["id"] for q in response.json()["items"]]
+
+    assert await ids("q=GREEN") == [first["id"], third["id"]]
+    assert await ids("q=100%25") == [first["id"]], "% is searched for, not a wildcard"
+    assert await ids("q=green&status=pending") == [first["id"]]
+    assert await ids("category=complaint") == [third["id"]]
+    assert await ids("source=audience&limit=1") == [first["id"]]
+    assert await ids("source=x") == []
+    bad = await http.get(
+        "/api/v1/events/ask-test/questions?category=gossip", headers=moderator.headers
+    )
+    assert bad.status_code == 422
+    counts = (await http.get("/api/v1/events/ask-test/counts", headers=moderator.headers)).json()
+    assert counts["status"]["pending"] == 2
+    assert counts["status"]["approved"] == 1
+    assert counts["status"]["rejected"] == 0
+    assert counts["category"] == {"question": 1, "complaint": 1, "uncategorised": 1}
+
+
+async def test_mark_answered_out_loud_can_be_undone(
+    http: httpx.AsyncClient, live_event: dict[str, Any], spokesperson: Actor, moderator: Actor
+) -> None:
+    question = await ask(http, "Answered on stream?")
+    url = f"/api/v1/questions/{question['id']}"
+    await http.post(f"{url}/approve", headers=moderator.headers)
+    done = await http.post(f"{url}/mark-answered", headers=spokesperson.headers)
+    assert done.json()["status"] == "answered"
+    assert done.json()["answer"] is None
+    public = (await http.get("/api/v1/events/ask-test/public")).json()
+    assert [q["id"] for q in public["answered"]] == [question["id"]]
+    undone = await http.post(f"{url}/undo", headers=moderator.headers)
+    assert undone.json()["status"] == "approved"
