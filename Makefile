@@ -29,8 +29,8 @@ test: $(STAMP) ## Set up and run the whole test suite (browser tests need /usr/b
 	$(BIN)/pytest
 
 lint: $(STAMP) ## ruff (style and security rules) and mypy strict
-	$(BIN)/ruff check app tests migrations
-	$(BIN)/ruff format --check app tests migrations
+	$(BIN)/ruff check app tests migrations bench
+	$(BIN)/ruff format --check app tests migrations bench
 	$(BIN)/mypy
 
 serve: $(STAMP) ## Migrate and serve with the settings in the environment (TRIBUNE_*)

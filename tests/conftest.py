@@ -88,6 +88,11 @@ class LiveServer:
     url: str
     ws_url: str
     server: uvicorn.Server
+    thread: threading.Thread
+
+    def stop(self) -> None:
+        self.server.should_exit = True
+        self.thread.join(10)
 
 
 @contextmanager
@@ -110,9 +115,9 @@ def serve_in_thread(app: FastAPI, port: int | None = None) -> Iterator[LiveServe
         if time.monotonic() > deadline or not thread.is_alive():
             raise RuntimeError("uvicorn did not start")
         time.sleep(0.02)
-    yield LiveServer(f"http://127.0.0.1:{port}", f"ws://127.0.0.1:{port}", server)
-    server.should_exit = True
-    thread.join(10)
+    live = LiveServer(f"http://127.0.0.1:{port}", f"ws://127.0.0.1:{port}", server, thread)
+    yield live
+    live.stop()
 
 
 @pytest.fixture

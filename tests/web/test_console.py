@@ -1,0 +1,123 @@
+"""The moderator console in real Chromium: several moderators at once, and a reconnect."""
+
+import asyncio
+from typing import Any
+
+import httpx
+import pytest
+from playwright.async_api import Browser, Page, WebSocketRoute, expect
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from app.accounts.service import get_user
+from app.config import Settings
+from app.db import NullNotifier, unit_of_work
+from app.events.models import LiveEvent
+from app.main import create_app
+from app.questions import service as questions
+from app.questions.models import Origin
+from app.questions.states import Action
+from tests.conftest import Actor, LiveServer, ask, serve_in_thread
+from tests.web.browser import logged_in
+
+pytestmark = pytest.mark.browser
+
+
+async def column(page: Page, name: str) -> list[str]:
+    """What a person sees in one column: each card's text, in order."""
+    return await page.locator(f"#list-{name} li.q .text").all_inner_texts()
+
+
+async def test_two_moderators_see_each_other_and_conflicts_are_explained(
+    browser: Browser,
+    live_server: LiveServer,
+    http: httpx.AsyncClient,
+    live_event: dict[str, Any],
+    moderator: Actor,
+    moderator2: Actor,
+) -> None:
+    first = await ask(http, "Will the app get dark mode?")
+    second = await ask(http, "Why did my card stop working abroad?")
+    alice = await logged_in(browser, live_server.url, "mo", "/moderate/ask-test")
+    bob = await logged_in(browser, live_server.url, "max", "/moderate/ask-test")
+    await expect(bob.locator("#conn")).to_have_text("● live")
+
+    # Alice approves the first question by keyboard; Bob sees it move within a second.
+    await alice.keyboard.press("j")
+    await alice.keyboard.press("a")
+    await expect(bob.locator("#list-approved li.q")).to_have_count(1, timeout=1000)
+    await expect(bob.locator("#list-approved")).to_contain_text(str(first["text"]))
+    await expect(bob.locator("#list-approved")).to_contain_text("approved by mo")
+
+    # Bob's screen goes stale (his socket's messages are held back), Alice rejects the second
+    # question, and Bob, who still sees it pending, tries to approve it.
+    held = True
+
+    async def hold(route: WebSocketRoute) -> None:
+        server = route.connect_to_server()
+        server.on_message(lambda message: None if held else route.send(message))
+
+    await bob.route_web_socket("**/ws/events/**", hold)
+    await bob.reload()
+    await expect(bob.locator("#list-pending li.q")).to_have_count(1)
+    await alice.locator(f'li[data-id="{second["id"]}"]').click()
+    await alice.keyboard.press("r")
+    await expect(alice.locator("#list-aside")).to_contain_text(str(second["text"]))
+    await bob.locator(f'li[data-id="{second["id"]}"]').click()
+    await bob.keyboard.press("a")
+    flash = bob.locator("#flash")
+    await expect(flash).to_contain_text("was changed by mo")
+    await expect(flash).to_have_attribute("data-kind", "error")
+    # Bob's screen now shows the truth, and Alice's decision stands.
+    await expect(bob.locator("#list-aside")).to_contain_text(str(second["text"]))
+    current = (
+        await http.get(f"/api/v1/questions/{second['id']}", headers=moderator.headers)
+    ).json()
+    assert current["status"] == "rejected"
+    held = False
+
+
+async def test_after_a_server_restart_the_console_equals_a_fresh_reload(
+    browser: Browser,
+    settings: Settings,
+    live_server: LiveServer,
+    http: httpx.AsyncClient,
+    live_event: dict[str, Any],
+    moderator: Actor,
+    maker: async_sessionmaker[AsyncSession],
+) -> None:
+    for i in range(5):
+        await ask(http, f"Before the cut {i}")
+    page = await logged_in(browser, live_server.url, "mo", "/moderate/ask-test")
+    await expect(page.locator("#list-pending li.q")).to_have_count(5)
+
+    # The server goes away; 20 updates happen meanwhile; a new server comes up on the port.
+    port = int(live_server.url.rsplit(":", 1)[1])
+    await asyncio.to_thread(live_server.stop)
+    await expect(page.locator("#conn")).to_have_text("reconnecting…")
+    async with unit_of_work(maker, NullNotifier()) as session:
+        show = await session.get(LiveEvent, live_event["id"])
+        assert show is not None
+        actor = await get_user(session, "mo")
+        created = []
+        for i in range(14):
+            created.append(
+                await questions.create(
+                    session,
+                    show,
+                    origin=Origin.audience,
+                    source="audience",
+                    text=f"During the cut {i}",
+                )
+            )
+        for question in created[:4]:
+            await questions.act(session, question.id, Action.approve, actor)
+        await questions.act(session, created[0].id, Action.on_air, actor)
+        await questions.act(session, created[5].id, Action.reject, actor)
+    with serve_in_thread(create_app(settings, run_sources=False), port=port):
+        await expect(page.locator("#conn")).to_have_text("● live", timeout=20_000)
+        await expect(page.locator("#list-pending li.q")).to_have_count(5 + 14 - 5)
+        fresh = await logged_in(browser, live_server.url, "mo", "/moderate/ask-test")
+        for name in ("pending", "approved", "on_air", "answered", "aside"):
+            assert await column(page, name) == await column(fresh, name), name
+        texts = await column(page, "pending")
+        assert len(texts) == len(set(texts)), "nothing shows twice"
