@@ -96,7 +96,7 @@ export function el(tag, attrs = {}, ...children) {
   for (const [key, value] of Object.entries(attrs)) {
     if (key === "class") node.className = value;
     else if (key === "text") node.textContent = value;
-    else if (key.startsWith("data-")) node.setAttribute(key, value);
+    else if (key.includes("-")) node.setAttribute(key, value); // data-*, aria-*
     else node[key] = value;
   }
   for (const child of children) if (child) node.append(child);

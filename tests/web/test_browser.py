@@ -65,7 +65,19 @@ async def test_the_whole_loop(
     await expect(audience.locator("#onair")).to_contain_text("prêt immo", timeout=1000)
     await expect(presenter.locator("#onair")).to_contain_text("prêt immo")
 
-    await presenter.locator("#answer-text").fill("Nous vous rappelons demain, promis.")
+    # The count is per network: X weighs CJK characters double and every URL as 23.
+    composer = presenter.locator("#answer-text")
+    await composer.fill("日本語" * 50)
+    await expect(presenter.locator('#counts [data-network="X"]')).to_have_text(
+        "X: 300/280 · a thread of 2 posts"
+    )
+    await expect(presenter.locator('#counts [data-network="X"]')).to_have_class("over")
+    await composer.fill("Details: https://aurora.example/a/very/long/path/to/the/fees/page")
+    await expect(presenter.locator('#counts [data-network="X"]')).to_have_text("X: 32/280")
+    await expect(presenter.locator('#counts [data-network="Tribune page"]')).to_have_text(
+        "Tribune page: 65"
+    )
+    await composer.fill("Nous vous rappelons demain, promis.")
     await presenter.get_by_role("button", name="Publish answer").click()
     answered = audience.locator("#answered li")
     await expect(answered).to_have_count(1)

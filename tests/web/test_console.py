@@ -121,3 +121,69 @@ async def test_after_a_server_restart_the_console_equals_a_fresh_reload(
             assert await column(page, name) == await column(fresh, name), name
         texts = await column(page, "pending")
         assert len(texts) == len(set(texts)), "nothing shows twice"
+
+
+async def test_queue_order_edit_note_and_filters_by_keyboard(
+    browser: Browser,
+    live_server: LiveServer,
+    http: httpx.AsyncClient,
+    live_event: dict[str, Any],
+    moderator: Actor,
+    spokesperson: Actor,
+) -> None:
+    texts = ["First in line?", "Second in line?", "Third in line?"]
+    ids = [(await ask(http, text))["id"] for text in texts]
+    for qid in ids:
+        await http.post(f"/api/v1/questions/{qid}/approve", headers=moderator.headers)
+    fees = await ask(http, "Pourquoi ces frais de tenue de compte ?")
+    await http.patch(
+        f"/api/v1/questions/{fees['id']}", json={"category": "complaint"}, headers=moderator.headers
+    )
+    console = await logged_in(browser, live_server.url, "mo", "/moderate/ask-test")
+    presenter = await logged_in(browser, live_server.url, "claire", "/present/ask-test")
+    await expect(presenter.locator("#next li .text")).to_have_text(texts)
+
+    # Keys: the third question moves up twice, to the head of the queue.
+    await console.locator(f'li[data-id="{ids[2]}"]').click()
+    await console.keyboard.press("Shift+K")
+    await expect(console.locator("#list-approved li.q .text")).to_have_text(
+        [texts[0], texts[2], texts[1]]
+    )
+    await console.keyboard.press("Shift+K")
+    expected = [texts[2], texts[0], texts[1]]
+    await expect(console.locator("#list-approved li.q .text")).to_have_text(expected)
+    await expect(presenter.locator("#next li .text")).to_have_text(expected)
+
+    # Drag: the last question dropped on the first goes before it.
+    await console.locator(f'li[data-id="{ids[1]}"]').drag_to(
+        console.locator(f'li[data-id="{ids[2]}"]')
+    )
+    expected = [texts[1], texts[2], texts[0]]
+    await expect(presenter.locator("#next li .text")).to_have_text(expected)
+
+    # Edit and note, each on one key; the original text is kept.
+    await console.locator(f'li[data-id="{fees["id"]}"]').click()
+    await console.keyboard.press("e")
+    editor = console.get_by_label("Edit the question")
+    await editor.fill("Pourquoi les frais de tenue de compte augmentent-ils ?")
+    await editor.press("Control+Enter")
+    card = console.locator(f'li[data-id="{fees["id"]}"]')
+    await expect(card.locator(".text")).to_have_text(
+        "Pourquoi les frais de tenue de compte augmentent-ils ?"
+    )
+    await expect(card.locator(".chip", has_text="edited")).to_have_attribute(
+        "title", "Original: Pourquoi ces frais de tenue de compte ?"
+    )
+    await console.keyboard.press("n")
+    await console.get_by_label("Moderator note").fill("Hand to the complaints desk")
+    await console.get_by_label("Moderator note").press("Enter")
+    await expect(card.locator(".note")).to_have_text("Note: Hand to the complaints desk")
+
+    # Filters and search narrow every column.
+    await console.get_by_label("Category").select_option("complaint")
+    await expect(console.locator("li.q")).to_have_count(1)
+    await console.get_by_label("Category").select_option("")
+    await console.keyboard.press("/")
+    await console.keyboard.type("in line")
+    await expect(console.locator("li.q")).to_have_count(3)
+    await expect(console.locator("#list-pending li.q")).to_have_count(0)
