@@ -5,6 +5,8 @@ from functools import lru_cache
 from pydantic import SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from app.x.client import XCredentials
+
 # The placeholder secret. It signs nothing that matters in demo mode, and outside demo mode
 # the app refuses to start with it (see Settings.check_production_ready).
 DEFAULT_SECRET_KEY = "tribune-insecure-default-secret"  # noqa: S105
@@ -19,6 +21,17 @@ class Settings(BaseSettings):
     secret_key: SecretStr = SecretStr(DEFAULT_SECRET_KEY)
     demo: bool = False
     x_api_base_url: str = "https://api.twitter.com"
+    # X credentials: an app bearer token for reading (stream, search); OAuth 1.0a user tokens
+    # (the four values) or an OAuth 2.0 user access token for posting. Never logged.
+    x_bearer_token: SecretStr | None = None
+    x_consumer_key: SecretStr | None = None
+    x_consumer_secret: SecretStr | None = None
+    x_access_token: SecretStr | None = None
+    x_access_token_secret: SecretStr | None = None
+    x_user_access_token: SecretStr | None = None
+    # Multiplies every X reconnect and retry wait (X's rules: 5 s to 320 s, 60 s after a 429).
+    # 1 in production; tests and rehearsals against the sandbox shrink it.
+    x_backoff_scale: float = 1.0
     host: str = "127.0.0.1"
     port: int = 8000
 
@@ -48,6 +61,20 @@ class Settings(BaseSettings):
                 "(for example `python -c 'import secrets; print(secrets.token_urlsafe(48))'`) "
                 "or run in demo mode with TRIBUNE_DEMO=1."
             )
+
+    def x_credentials(self) -> XCredentials:
+        return XCredentials(
+            bearer_token=self.x_bearer_token,
+            consumer_key=self.x_consumer_key,
+            consumer_secret=self.x_consumer_secret,
+            access_token=self.x_access_token,
+            access_token_secret=self.x_access_token_secret,
+            user_access_token=self.x_user_access_token,
+        )
+
+    def secret_values(self) -> list[str]:
+        """Every configured secret, so log handlers can redact them wherever they appear."""
+        return [self.secret_key.get_secret_value(), *self.x_credentials().secret_values()]
 
     @property
     def is_sqlite(self) -> bool:

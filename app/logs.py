@@ -2,6 +2,7 @@
 
 import logging
 import re
+from typing import ClassVar
 
 # Anything that looks like a credential in a log line: bearer tokens, our API tokens, cookies,
 # passwords in URLs. tweepy logs request headers at DEBUG; its logger is held at INFO as well.
@@ -11,6 +12,11 @@ _SECRET_PATTERNS = [
     re.compile(r"(?i)(tribune_session=)[^;\s]+"),
     re.compile(r"(?i)(://[^:/\s]+:)[^@\s]+(@)"),
 ]
+
+
+# Shorter values are not redacted by value (they would mangle ordinary words); the patterns
+# above still catch them in headers.
+MIN_SECRET_LENGTH = 8
 
 
 def redact(text: str) -> str:
@@ -27,15 +33,32 @@ def redact(text: str) -> str:
 
 
 class RedactingFilter(logging.Filter):
+    """Rewrites a record whose text holds a secret: known values first, then patterns."""
+
+    secrets: ClassVar[set[str]] = set()
+
     def filter(self, record: logging.LogRecord) -> bool:
         message = record.getMessage()
-        cleaned = redact(message)
+        if record.exc_info and not record.exc_text:
+            record.exc_text = logging.Formatter().formatException(record.exc_info)
+        cleaned = self.clean(message)
         if cleaned != message:
             record.msg, record.args = cleaned, None
+        if record.exc_text:
+            record.exc_text = self.clean(record.exc_text)
         return True
 
+    @classmethod
+    def clean(cls, text: str) -> str:
+        # Longest first, so a secret that contains another is removed whole.
+        for secret in sorted(cls.secrets, key=len, reverse=True):
+            text = text.replace(secret, "[redacted]")
+        return redact(text)
 
-def configure_logging(level: str) -> None:
+
+def configure_logging(level: str, secrets: list[str] | None = None) -> None:
+    """One handler on the root logger, and redaction on every handler there is."""
+    RedactingFilter.secrets.update(s for s in secrets or [] if len(s) >= MIN_SECRET_LENGTH)
     root = logging.getLogger()
     if not any(isinstance(f, RedactingFilter) for h in root.handlers for f in h.filters):
         handler = logging.StreamHandler()

@@ -14,6 +14,7 @@ from app.config import Settings, get_settings
 from app.db import make_engine, make_sessionmaker
 from app.errors import install_error_handlers
 from app.events.router import router as events_router
+from app.ingest.router import router as ingest_router
 from app.ingest.runner import Runner
 from app.logs import configure_logging
 from app.paths import STATIC_DIR
@@ -38,7 +39,7 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        configure_logging(settings.log_level)
+        configure_logging(settings.log_level, settings.secret_values())
         engine = make_engine(settings.database_url)
         app.state.engine = engine
         app.state.sessionmaker = make_sessionmaker(engine)
@@ -49,7 +50,8 @@ def create_app(
             poll_seconds=settings.poll_seconds,
         )
         app.state.hub = hub
-        runner = Runner(app.state.sessionmaker, hub)
+        runner = Runner(app.state.sessionmaker, hub, settings)
+        app.state.runner = runner
         if run_sources:
             await runner.start()
         jobs = [asyncio.create_task(job(app)) for job in background]
@@ -73,7 +75,14 @@ def create_app(
     )
     app.state.settings = settings
     install_error_handlers(app)
-    for router in (accounts_router, events_router, questions_router, realtime_router, web_router):
+    for router in (
+        accounts_router,
+        events_router,
+        questions_router,
+        ingest_router,
+        realtime_router,
+        web_router,
+    ):
         app.include_router(router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     return app

@@ -1,7 +1,7 @@
 """What every source is: a slug, a title, a typed config, and batches of posts."""
 
 from abc import ABC, abstractmethod
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import ClassVar
 
 from pydantic import BaseModel
@@ -27,6 +27,13 @@ class Source(ABC):
     slug: ClassVar[str]
     title: ClassVar[str]
     config_model: ClassVar[type[BaseModel]]
+    # Set by the runner: how the source tells the operator its state ("connected",
+    # "reconnecting", "stopped"...) with a human detail.
+    reporter: Callable[[str, str], Awaitable[None]] | None = None
 
     @abstractmethod
     def batches(self, cursor: str) -> AsyncIterator[Batch]: ...
+
+    async def report(self, status: str, detail: str = "") -> None:
+        if self.reporter is not None:
+            await self.reporter(status, detail)

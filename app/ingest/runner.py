@@ -7,6 +7,7 @@ from collections.abc import Callable
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from app.config import Settings
 from app.db import Notifier, unit_of_work
 from app.errors import AppError
 from app.events.models import LiveEvent
@@ -69,25 +70,51 @@ async def play(
 class Runner:
     """Runs every enabled source of the database in this process, each in its own task."""
 
-    def __init__(self, maker: async_sessionmaker[AsyncSession], notifier: Notifier) -> None:
+    def __init__(
+        self, maker: async_sessionmaker[AsyncSession], notifier: Notifier, settings: Settings
+    ) -> None:
         self._maker = maker
         self._notifier = notifier
+        self._settings = settings
         self._tasks: dict[int, asyncio.Task[None]] = {}
 
     async def start(self) -> None:
+        """Start every enabled source."""
         async with self._maker() as session:
             rows = await enabled_sources(session)
-            specs = [(row.id, row.kind, dict(row.config)) for row in rows]
-        for source_id, kind, config in specs:
-            self._tasks[source_id] = asyncio.create_task(
-                self._supervise(source_id, kind, config), name=f"tribune-source-{source_id}"
-            )
+            ids = [row.id for row in rows]
+        for source_id in ids:
+            await self.start_one(source_id)
+
+    async def start_one(self, source_id: int) -> None:
+        """(Re)start one source from its stored config and cursor."""
+        await self.stop_one(source_id)
+        async with self._maker() as session:
+            row = await session.get(IngestSource, source_id)
+            if row is None or not row.enabled:
+                return
+            kind, config = row.kind, dict(row.config)
+        self._tasks[source_id] = asyncio.create_task(
+            self._supervise(source_id, kind, config), name=f"tribune-source-{source_id}"
+        )
+
+    async def stop_one(self, source_id: int) -> None:
+        task = self._tasks.pop(source_id, None)
+        if task is not None:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
 
     async def _supervise(self, source_id: int, kind: str, config: dict[str, object]) -> None:
         delay = BACKOFF_START_SECONDS
         while True:
             try:
-                source = build_source(kind, config)
+                source = build_source(kind, config, self._settings)
+
+                async def report(status: str, detail: str, source_id: int = source_id) -> None:
+                    await _set_status(self._maker, self._notifier, source_id, status, detail)
+
+                source.reporter = report
                 await _set_status(self._maker, self._notifier, source_id, "running")
                 await play(source, source_id, self._maker, self._notifier)
             except asyncio.CancelledError:

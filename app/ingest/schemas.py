@@ -1,7 +1,7 @@
 from datetime import datetime
-from typing import Any
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 
 class NormalisedPost(BaseModel):
@@ -29,3 +29,26 @@ class IngestResult(BaseModel):
     stored: int
     questions: int
     duplicates: int
+
+
+class XSourceIn(BaseModel):
+    """How an operator asks for an X source: the stream, or search polling as a fallback."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    kind: Literal["x-stream", "x-search"] = "x-stream"
+    require_mention: bool = False
+    languages: list[Annotated[str, Field(pattern=r"^[a-z]{2,3}$")]] = []
+    no_retweets: bool = True
+
+
+class SourceOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    kind: str
+    enabled: bool
+    status: str
+    status_detail: str
+    cursor: str
+    rule: str | None = None
