@@ -18,6 +18,7 @@ from app.ingest.router import router as ingest_router
 from app.ingest.runner import Runner
 from app.logs import configure_logging
 from app.paths import STATIC_DIR
+from app.publishing.worker import PublishingWorker
 from app.questions.router import router as questions_router
 from app.realtime.hub import Hub
 from app.realtime.router import router as realtime_router
@@ -55,6 +56,15 @@ def create_app(
         if run_sources:
             await runner.start()
         jobs = [asyncio.create_task(job(app)) for job in background]
+        if settings.x_credentials().can_post:
+            worker = PublishingWorker(
+                app.state.sessionmaker,
+                hub,
+                settings.x_credentials(),
+                settings.x_api_base_url,
+                backoff_scale=settings.x_backoff_scale,
+            )
+            jobs.append(asyncio.create_task(worker.run(), name="tribune-publishing"))
         try:
             yield
         finally:

@@ -4,13 +4,14 @@ from app.accounts.models import ApiToken, User, WebSession
 from app.db import Base
 from app.events.models import LiveEvent
 from app.ingest.models import IngestSource, Post
-from app.publishing.models import Delivery
+from app.publishing.models import Attempt, Delivery
 from app.questions.models import Answer, Question, Transition
 from app.realtime.models import Update
 
 __all__ = [
     "Answer",
     "ApiToken",
+    "Attempt",
     "Base",
     "Delivery",
     "IngestSource",

@@ -30,6 +30,9 @@ class LiveEvent(Base):
     state: Mapped[LiveEventState] = mapped_column(
         Enum(LiveEventState, native_enum=False, length=20), default=LiveEventState.scheduled
     )
+    # For questions whose asker did not summon the answering account (so X forbids a reply):
+    # "standalone" (a post naming the asker) or "page" (the Tribune page only).
+    x_fallback: Mapped[str] = mapped_column(String(20), default="standalone")
     # The seq of the last Update written for this LiveEvent. Incremented in the writer's
     # transaction, whose row lock makes seq follow commit order (see realtime.service.emit).
     last_seq: Mapped[int] = mapped_column(Integer, default=0)

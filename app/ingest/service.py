@@ -25,6 +25,10 @@ def _insert_ignoring_duplicates(session: AsyncSession, rows: list[dict[str, Any]
     )
 
 
+# Posts read from X itself (stream or search) are stored under this source name.
+X_SOURCE = "x"
+
+
 def becomes_question(post: NormalisedPost, live_event: LiveEvent) -> bool:
     """Retweets repeat someone else's words, and the answering account's own posts are the
     answers: neither is a question."""
@@ -68,6 +72,7 @@ async def ingest_posts(
         post_id = new_ids.get(post.external_id)
         if post_id is None or not becomes_question(post, live_event):
             continue
+        on_x = post.source == X_SOURCE
         await questions.create(
             session,
             live_event,
@@ -78,6 +83,12 @@ async def ingest_posts(
             author_handle=post.author_handle,
             lang=post.lang,
             post_id=post_id,
+            # Only a post that is really on X can be replied to there (not a replay's).
+            x_post_id=post.external_id if on_x else "",
+            x_conversation_id=str(post.raw.get("data", {}).get("conversation_id", ""))
+            if on_x
+            else "",
+            x_reply_allowed=on_x and bool(answering) and answering in post.mentions,
         )
         created += 1
     return IngestResult(

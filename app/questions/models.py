@@ -39,6 +39,11 @@ class Question(Base):
     author_name: Mapped[str] = mapped_column(String(120), default="")
     author_handle: Mapped[str] = mapped_column(String(64), default="")
     lang: Mapped[str] = mapped_column(String(12), default="")
+    # The asker's post on X summoned the answering account (mentioned it): only then does X
+    # let the account reply to it (X_API.md). Fixed at ingest.
+    x_reply_allowed: Mapped[bool] = mapped_column(Boolean, default=False)
+    x_post_id: Mapped[str] = mapped_column(String(64), default="")
+    x_conversation_id: Mapped[str] = mapped_column(String(64), default="")
     original_text: Mapped[str] = mapped_column(Text)
     # What the screens show: the original, or the moderator's edit of it.
     text: Mapped[str] = mapped_column(Text)

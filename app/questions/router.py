@@ -1,6 +1,6 @@
 from typing import Annotated
 
-from fastapi import APIRouter, Body, Query
+from fastapi import APIRouter, Body, Query, Request
 
 from app.accounts.deps import Moderator, Presenter
 from app.db import SessionDep
@@ -150,10 +150,11 @@ async def undo(
 
 @router.post("/questions/{question_id}/answers", status_code=201)
 async def answer(
-    question_id: int, data: AnswerIn, session: SessionDep, user: Presenter
+    question_id: int, data: AnswerIn, request: Request, session: SessionDep, user: Presenter
 ) -> AnswerOut:
     """Publish the spokesperson's answer; the question becomes answered everywhere."""
-    await service.answer(session, question_id, data.text, user)
+    x_enabled = request.app.state.settings.x_credentials().can_post
+    await service.answer(session, question_id, data.text, user, data.x_mode, x_enabled)
     view = await service.question_view(session, await service.get(session, question_id))
     if view.answer is None:  # cannot be: the answer was written in this transaction
         raise RuntimeError("answer vanished")

@@ -2,7 +2,7 @@ from datetime import datetime
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from app.publishing.models import DeliveryStatus
+from app.publishing.models import DeliveryStatus, XMode
 from app.questions.models import Category, Origin
 from app.questions.states import Status
 
@@ -42,12 +42,17 @@ class AnswerIn(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
     text: str = Field(min_length=1, max_length=10_000)
+    # How the answer reaches X: a reply (only if the asker summoned the account), a standalone
+    # post, or the page only. Default: a reply when allowed, else the LiveEvent's fallback.
+    x_mode: XMode | None = None
 
 
 class DeliveryOut(BaseModel):
     model_config = ConfigDict(from_attributes=True)
 
     target: str
+    part: int
+    parts: int
     status: DeliveryStatus
     url: str
 
@@ -87,6 +92,8 @@ class QuestionOut(PublicQuestion):
     merged_into_id: int | None
     status_changed_by: str
     version: int
+    # The ways X allows to answer this question ("reply" only when the asker summoned us).
+    x_options: list[XMode]
 
 
 class QuestionFilters(BaseModel):

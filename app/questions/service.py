@@ -11,7 +11,8 @@ from app.accounts.models import User
 from app.db import utcnow
 from app.errors import Conflict, NotFound
 from app.events.models import LiveEvent, LiveEventState
-from app.publishing.models import Delivery, DeliveryStatus
+from app.publishing import service as publishing
+from app.publishing.models import Delivery, XMode
 from app.questions.models import Answer, Origin, Question, Transition
 from app.questions.schemas import (
     AnswerOut,
@@ -35,10 +36,6 @@ from app.questions.states import (
 )
 from app.realtime.schemas import Channel, ChannelMessages
 from app.realtime.service import emit, last_seq
-
-# The Tribune page itself is a publication target: an answer is on it as soon as it is saved.
-PAGE_TARGET = "page"
-
 
 # --- Views -------------------------------------------------------------------------------------
 
@@ -95,6 +92,7 @@ def _full(question: Question, answer: AnswerOut | None) -> QuestionOut:
         status_changed_by=question.status_changed_by,
         version=question.version,
         answer=answer,
+        x_options=publishing.x_options(question),
     )
 
 
@@ -141,6 +139,11 @@ def _messages(
         else:
             messages[channel] = None
     return messages
+
+
+async def emit_question(session: AsyncSession, question: Question) -> None:
+    """Tell every screen the question's current state (its answer's deliveries included)."""
+    await _emit_question(session, question, question.status)
 
 
 async def _emit_question(session: AsyncSession, question: Question, before: Status | None) -> None:
@@ -287,6 +290,9 @@ async def create(
     author_handle: str = "",
     lang: str = "",
     post_id: int | None = None,
+    x_post_id: str = "",
+    x_conversation_id: str = "",
+    x_reply_allowed: bool = False,
 ) -> Question:
     """A new pending question; moderators see it at once."""
     question = Question(
@@ -300,6 +306,9 @@ async def create(
         author_handle=author_handle,
         lang=lang,
         status=Status.pending,
+        x_post_id=x_post_id,
+        x_conversation_id=x_conversation_id,
+        x_reply_allowed=x_reply_allowed,
     )
     session.add(question)
     await _emit_question(session, question, None)
@@ -466,11 +475,18 @@ async def edit(
     return question
 
 
-async def answer(session: AsyncSession, question_id: int, text: str, actor: User) -> Answer:
+async def answer(
+    session: AsyncSession,
+    question_id: int,
+    text: str,
+    actor: User,
+    x_mode: XMode | None = None,
+    x_enabled: bool = False,
+) -> Answer:
     """Record the spokesperson's answer; the question is then answered on every screen.
 
     The answer and its deliveries are written in one transaction (the outbox): the page is
-    published at once, network targets are sent by the publishing worker.
+    published at once, X (``x_mode``, or the question's default) by the publishing worker.
     """
     question = await get(session, question_id)
     try:
@@ -486,7 +502,10 @@ async def answer(session: AsyncSession, question_id: int, text: str, actor: User
     )
     session.add(row)
     await session.flush()
-    session.add(Delivery(answer_id=row.id, target=PAGE_TARGET, status=DeliveryStatus.published))
+    live_event = await session.get(LiveEvent, question.live_event_id)
+    if live_event is None:
+        raise NotFound(f"question {question.id} has no LiveEvent")
+    await publishing.plan(session, question, row, live_event, x_mode, x_enabled)
     before = await _move(session, question, Action.answer, to, actor)
     await _emit_question(session, question, before)
     return row

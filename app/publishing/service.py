@@ -1,0 +1,137 @@
+"""The outbox: planning an answer's deliveries, claiming due ones, recording every outcome.
+
+The answer and its deliveries are written in one transaction (questions.service.answer). The
+worker (publishing.worker) then sends each due delivery; this module holds the state changes,
+each of which the worker commits on its own.
+"""
+
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.db import utcnow
+from app.errors import Conflict
+from app.events.models import LiveEvent
+from app.publishing.models import Attempt, Delivery, DeliveryStatus, XMode
+from app.publishing.threads import split_into_posts
+from app.questions.models import Answer, Question
+
+X_TARGET = "x"
+PAGE_TARGET = "page"
+# A standalone post recalls the question in at most this many characters.
+QUESTION_EXCERPT = 90
+
+
+def x_options(question: Question) -> list[XMode]:
+    """The ways X allows for this question's answer, best first."""
+    options = [XMode.standalone, XMode.page]
+    return [XMode.reply, *options] if question.x_reply_allowed and question.x_post_id else options
+
+
+def default_mode(question: Question, live_event: LiveEvent) -> XMode:
+    if question.x_reply_allowed and question.x_post_id:
+        return XMode.reply
+    return XMode(live_event.x_fallback)
+
+
+def x_text(question: Question, answer_text: str, mode: XMode) -> str:
+    """What goes on X: the answer itself for a reply; for a standalone post, who asked and a
+    reminder of the question first, since nobody sees it beside the question."""
+    if mode != XMode.standalone:
+        return answer_text
+    asker = (
+        f"@{question.author_handle}"
+        if question.author_handle
+        else (question.author_name or "A viewer")
+    )
+    excerpt = " ".join(question.text.split())
+    if len(excerpt) > QUESTION_EXCERPT:
+        excerpt = excerpt[: QUESTION_EXCERPT - 1].rsplit(" ", 1)[0] + "…"
+    return f"{asker} asked: “{excerpt}” {answer_text}"
+
+
+async def plan(
+    session: AsyncSession,
+    question: Question,
+    answer: Answer,
+    live_event: LiveEvent,
+    mode: XMode | None,
+    x_enabled: bool,
+) -> list[Delivery]:
+    """The answer's deliveries, written with it: the page at once, X as a thread of parts."""
+    rows = [Delivery(answer_id=answer.id, target=PAGE_TARGET, status=DeliveryStatus.published)]
+    mode = mode or (default_mode(question, live_event) if x_enabled else XMode.page)
+    if mode not in x_options(question):
+        raise Conflict(
+            "X lets the account reply only to posts that mentioned it; this asker did not. "
+            "Choose a standalone post or the Tribune page only.",
+            options=[m.value for m in x_options(question)],
+        )
+    if mode != XMode.page:
+        if not x_enabled:
+            raise Conflict("no X posting credentials are set; choose the Tribune page only")
+        parts = split_into_posts(x_text(question, answer.text, mode))
+        for number, text in enumerate(parts, start=1):
+            rows.append(
+                Delivery(
+                    answer_id=answer.id,
+                    target=X_TARGET,
+                    part=number,
+                    parts=len(parts),
+                    text=text,
+                    reply_to=question.x_post_id if number == 1 and mode == XMode.reply else "",
+                )
+            )
+    session.add_all(rows)
+    await session.flush()
+    return rows
+
+
+async def due(session: AsyncSession, now: datetime, limit: int) -> Sequence[Delivery]:
+    """Deliveries the worker should act on now, oldest first. A later part of a thread waits
+    until the previous part is published (it replies to it)."""
+    rows = await session.scalars(
+        select(Delivery)
+        .where(
+            Delivery.target == X_TARGET,
+            Delivery.status.in_(
+                [DeliveryStatus.pending, DeliveryStatus.sending, DeliveryStatus.unknown]
+            ),
+            Delivery.due_at <= now,
+        )
+        .order_by(Delivery.answer_id, Delivery.part)
+        .limit(limit)
+    )
+    ready = []
+    for row in rows:
+        if row.part > 1:
+            previous = await previous_part(session, row)
+            if previous is None or previous.status != DeliveryStatus.published:
+                continue
+        ready.append(row)
+    return ready
+
+
+async def previous_part(session: AsyncSession, delivery: Delivery) -> Delivery | None:
+    result: Delivery | None = await session.scalar(
+        select(Delivery).where(
+            Delivery.answer_id == delivery.answer_id,
+            Delivery.target == delivery.target,
+            Delivery.part == delivery.part - 1,
+        )
+    )
+    return result
+
+
+def record(
+    session: AsyncSession, delivery: Delivery, action: str, outcome: str, detail: str = ""
+) -> None:
+    session.add(Attempt(delivery_id=delivery.id, action=action, outcome=outcome, detail=detail))
+
+
+def retry_later(delivery: Delivery, seconds: float, error: str) -> None:
+    delivery.status = DeliveryStatus.pending
+    delivery.due_at = utcnow() + timedelta(seconds=seconds)
+    delivery.last_error = error

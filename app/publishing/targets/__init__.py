@@ -1,0 +1,1 @@
+"""Publication targets, one module per network (X today)."""
