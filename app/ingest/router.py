@@ -3,12 +3,12 @@ from typing import Any
 
 import tweepy
 from fastapi import APIRouter, BackgroundTasks, Request
-from sqlalchemy import select
 
 from app.accounts.deps import Admin, Moderator
 from app.db import SessionDep
 from app.errors import Conflict, Invalid, NotFound
 from app.events import service as events
+from app.ingest import service
 from app.ingest.models import IngestSource
 from app.ingest.schemas import SourceOut, XSourceIn
 from app.ingest.sources.x_search import XSearchConfig
@@ -20,24 +20,12 @@ from app.x.rules import RuleOptions, build_rule
 router = APIRouter(prefix="/api/v1", tags=["sources"])
 
 
-def _out(row: IngestSource) -> SourceOut:
-    config: dict[str, Any] = row.config or {}
-    out = SourceOut.model_validate(row)
-    out.rule = config.get("rule") or config.get("query")
-    return out
-
-
 @router.get("/events/{slug}/sources")
 async def list_sources(slug: str, session: SessionDep, _: Moderator) -> list[SourceOut]:
     """The LiveEvent's sources with their state: connected, reconnecting (and when), stopped
     (and why)."""
     live_event = await events.get_by_slug(session, slug)
-    rows = await session.scalars(
-        select(IngestSource)
-        .where(IngestSource.live_event_id == live_event.id)
-        .order_by(IngestSource.id)
-    )
-    return [_out(row) for row in rows]
+    return await service.sources_of(session, live_event)
 
 
 @router.post("/events/{slug}/sources", status_code=201)
@@ -86,7 +74,7 @@ async def add_x_source(
     await session.flush()
     # Started after the response, that is after the commit: the runner reads the stored row.
     background.add_task(request.app.state.runner.start_one, row.id)
-    return _out(row)
+    return service.source_view(row)
 
 
 @router.post("/events/{slug}/sources/{source_id}/restart")
@@ -105,7 +93,7 @@ async def restart_source(
         raise NotFound(f"no source {source_id} in {slug!r}")
     row.enabled, row.status, row.status_detail = True, "starting", ""
     background.add_task(request.app.state.runner.start_one, row.id)
-    return _out(row)
+    return service.source_view(row)
 
 
 @router.post("/x/test-connection")

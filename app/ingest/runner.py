@@ -62,7 +62,6 @@ async def play(
                 raise LookupError("the LiveEvent or its source was deleted")
             result = await ingest_posts(session, live_event, batch.posts)
             row.cursor = batch.cursor
-            row.status = "running"
         if on_batch is not None:
             on_batch(result)
 

@@ -10,7 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.events.models import LiveEvent
 from app.ingest.models import IngestSource, Post
-from app.ingest.schemas import IngestResult, NormalisedPost
+from app.ingest.schemas import IngestResult, NormalisedPost, SourceOut
 from app.questions import service as questions
 from app.questions.models import Origin
 
@@ -97,6 +97,22 @@ async def ingest_posts(
         questions=created,
         duplicates=len(posts) - len(new_ids),
     )
+
+
+async def sources_of(session: AsyncSession, live_event: LiveEvent) -> list[SourceOut]:
+    """The LiveEvent's sources and their state, with the rule or query each one uses."""
+    rows = await session.scalars(
+        select(IngestSource)
+        .where(IngestSource.live_event_id == live_event.id)
+        .order_by(IngestSource.id)
+    )
+    return [source_view(row) for row in rows]
+
+
+def source_view(row: IngestSource) -> SourceOut:
+    view = SourceOut.model_validate(row)
+    view.rule = (row.config or {}).get("rule") or (row.config or {}).get("query")
+    return view
 
 
 async def get_source(session: AsyncSession, source_id: int) -> IngestSource | None:

@@ -70,3 +70,35 @@ if (copy) {
     document.getElementById("copy-status").textContent = "Copied.";
   });
 }
+
+const sourceStatus = document.getElementById("source-status");
+async function sourceAction(path, body) {
+  sourceStatus.className = "";
+  sourceStatus.textContent = "Working…";
+  try {
+    const result = await api(path, { method: "POST", body });
+    return result;
+  } catch (error) {
+    sourceStatus.className = "form-error";
+    sourceStatus.textContent = error.message;
+    return null;
+  }
+}
+for (const button of document.querySelectorAll("button[data-add-source]")) {
+  button.addEventListener("click", async () => {
+    const body = { kind: button.dataset.addSource, require_mention: document.getElementById("require-mention").checked };
+    if (await sourceAction(`/api/v1/events/${encodeURIComponent(form.dataset.slug)}/sources`, body)) location.reload();
+  });
+}
+for (const button of document.querySelectorAll("button[data-restart]")) {
+  button.addEventListener("click", async () => {
+    if (await sourceAction(`/api/v1/events/${encodeURIComponent(form.dataset.slug)}/sources/${button.dataset.restart}/restart`)) location.reload();
+  });
+}
+const testX = document.getElementById("test-x");
+if (testX) {
+  testX.addEventListener("click", async () => {
+    const me = await sourceAction("/api/v1/x/test-connection");
+    if (me) sourceStatus.textContent = `Connected: Tribune posts as @${me.username}.`;
+  });
+}

@@ -13,6 +13,7 @@ from app.db import SessionDep
 from app.events import service as events
 from app.events.models import LiveEvent
 from app.events.schemas import LiveEventOut
+from app.ingest import service as ingest
 from app.paths import TEMPLATES_DIR
 from app.questions import service as questions
 from app.questions.models import Category
@@ -156,6 +157,7 @@ async def admin_event(
         user,
         e=LiveEventOut.model_validate(live_event).model_dump(mode="json"),
         snippet=embed_snippet(request, live_event),
+        sources=await ingest.sources_of(session, live_event),
     )
 
 
