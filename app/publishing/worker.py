@@ -31,7 +31,7 @@ from app.publishing.models import Attempt, Delivery, DeliveryStatus
 from app.publishing.targets.x import XTarget
 from app.questions.models import Answer, Question
 from app.questions.service import emit_question
-from app.x.client import XCredentials
+from app.x.client import DEFAULT_TIMEOUT, XCredentials
 
 log = logging.getLogger(__name__)
 
@@ -62,6 +62,7 @@ class PublishingWorker:
         backoff_scale: float = 1.0,
         poll_seconds: float = 0.5,
         faults: Faults | None = None,
+        timeout: tuple[float, float] = DEFAULT_TIMEOUT,
     ) -> None:
         self._maker = maker
         self._notifier = notifier
@@ -70,6 +71,7 @@ class PublishingWorker:
         self._scale = backoff_scale
         self._poll = poll_seconds
         self._faults = faults
+        self._timeout = timeout
         self._targets: dict[str, XTarget] = {}
 
     def _fault(self, point: str) -> None:
@@ -78,7 +80,9 @@ class PublishingWorker:
 
     def _target(self, handle: str) -> XTarget:
         if handle not in self._targets:
-            self._targets[handle] = XTarget(self._credentials, self._base_url, handle)
+            self._targets[handle] = XTarget(
+                self._credentials, self._base_url, handle, self._timeout
+            )
         return self._targets[handle]
 
     async def run(self) -> None:

@@ -55,6 +55,8 @@ class DeliveryOut(BaseModel):
     parts: int
     status: DeliveryStatus
     url: str
+    # Why a delivery failed or waits ("X refused the reply: ..."), for the moderator.
+    error: str = Field("", validation_alias="last_error")
 
 
 class AnswerOut(BaseModel):

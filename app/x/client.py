@@ -101,7 +101,9 @@ def _secret(value: SecretStr | None) -> str | None:
     return value.get_secret_value() if value is not None else None
 
 
-def make_client(credentials: XCredentials, base_url: str) -> tweepy.Client:
+def make_client(
+    credentials: XCredentials, base_url: str, timeout: tuple[float, float] = DEFAULT_TIMEOUT
+) -> tweepy.Client:
     """A sync tweepy Client for user-context calls (posting, users/me).
 
     It returns raw ``requests.Response`` objects: Tribune parses X's JSON itself (the same pure
@@ -119,16 +121,18 @@ def make_client(credentials: XCredentials, base_url: str) -> tweepy.Client:
         wait_on_rate_limit=False,
         return_type=requests.Response,
     )
-    point_session(client.session, base_url)
+    point_session(client.session, base_url, timeout)
     return client
 
 
-def make_search_client(credentials: XCredentials, base_url: str) -> tweepy.Client:
+def make_search_client(
+    credentials: XCredentials, base_url: str, timeout: tuple[float, float] = DEFAULT_TIMEOUT
+) -> tweepy.Client:
     """A sync tweepy Client for app-only reads (recent search) with the bearer token."""
     client = tweepy.Client(
         bearer_token=_secret(credentials.bearer_token),
         wait_on_rate_limit=False,
         return_type=requests.Response,
     )
-    point_session(client.session, base_url)
+    point_session(client.session, base_url, timeout)
     return client

@@ -49,7 +49,10 @@ class Sandbox:
 
 @pytest.fixture
 def sandbox() -> Iterator[Sandbox]:
-    state = SandboxState(SandboxConfig(keepalive_seconds=0.2, account_username=ACCOUNT))
+    # X allows about 100 posts per 15 minutes; the tests post more than that, faster.
+    state = SandboxState(
+        SandboxConfig(keepalive_seconds=0.2, account_username=ACCOUNT, tweets_rate_limit=5000)
+    )
     with (
         serve_in_thread(create_sandbox_app(state)) as server,
         httpx.Client(base_url=server.url, timeout=10) as http,

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 import requests
 
-from app.x.client import XCredentials, make_client, make_search_client
+from app.x.client import DEFAULT_TIMEOUT, XCredentials, make_client, make_search_client
 
 
 @dataclass(frozen=True)
@@ -18,10 +18,16 @@ class Posted:
 
 
 class XTarget:
-    def __init__(self, credentials: XCredentials, base_url: str, handle: str) -> None:
+    def __init__(
+        self,
+        credentials: XCredentials,
+        base_url: str,
+        handle: str,
+        timeout: tuple[float, float] = DEFAULT_TIMEOUT,
+    ) -> None:
         self.handle = handle.lstrip("@")
-        self._client = make_client(credentials, base_url)
-        self._search = make_search_client(credentials, base_url)
+        self._client = make_client(credentials, base_url, timeout)
+        self._search = make_search_client(credentials, base_url, timeout)
         self._user_auth = credentials.consumer_key is not None
 
     def url(self, post_id: str) -> str:
