@@ -66,8 +66,8 @@ def configure_logging(level: str, secrets: list[str] | None = None) -> None:
         handler.addFilter(RedactingFilter())
         root.addHandler(handler)
     root.setLevel(level.upper())
-    # uvicorn's loggers keep their own handlers: they get the same filter.
-    for name in ("uvicorn", "uvicorn.error", "uvicorn.access"):
+    # Every handler there is gets the filter, uvicorn's own included (they do not propagate).
+    for name in ("", "uvicorn", "uvicorn.error", "uvicorn.access"):
         for existing in logging.getLogger(name).handlers:
             if not any(isinstance(f, RedactingFilter) for f in existing.filters):
                 existing.addFilter(RedactingFilter())
