@@ -3,13 +3,15 @@
 import asyncio
 import getpass
 import sys
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from contextlib import asynccontextmanager
 from datetime import datetime
 from pathlib import Path
 from typing import Annotated, TypeVar
 
 import typer
 import uvicorn
+from fastapi import FastAPI
 from pydantic import ValidationError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -18,7 +20,14 @@ from app.accounts import service as accounts
 from app.accounts.models import Role
 from app.config import Settings, get_settings
 from app.db import NullNotifier, make_engine, make_sessionmaker, unit_of_work
-from app.demo import autopilot, prepare_demo
+from app.demo import (
+    autopilot,
+    demo_sandbox,
+    demo_settings,
+    mount_sandbox,
+    play_recording,
+    prepare_demo,
+)
 from app.errors import AppError
 from app.events import service as events
 from app.events.schemas import LiveEventCreate
@@ -27,6 +36,8 @@ from app.ingest.runner import play
 from app.ingest.schemas import IngestResult
 from app.ingest.sources.replay import ReplayConfig, ReplaySource
 from app.main import BackgroundJob, create_app
+from app.xsandbox.app import create_sandbox_app
+from app.xsandbox.state import load_recording
 
 cli = typer.Typer(help="Tribune: the live Q&A relay.", no_args_is_help=True)
 db_cli = typer.Typer(help="Database schema.", no_args_is_help=True)
@@ -93,9 +104,22 @@ def _serve(
     sources: bool,
     background: Sequence[BackgroundJob] = (),
 ) -> None:
-    app = create_app(settings, run_sources=sources, background=background)
+    _run(create_app(settings, run_sources=sources, background=background), settings, host, port)
+
+
+# On shutdown uvicorn waits for open HTTP responses; a long-lived one (the demo's sandbox
+# stream) must not hold a stop forever. Sockets are closed by uvicorn itself.
+GRACEFUL_SHUTDOWN_SECONDS = 3
+
+
+def _run(app: FastAPI, settings: Settings, host: str, port: int) -> None:
     uvicorn.run(
-        app, host=host, port=port, log_level=settings.log_level.lower(), ws="websockets-sansio"
+        app,
+        host=host,
+        port=port,
+        log_level=settings.log_level.lower(),
+        ws="websockets-sansio",
+        timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_SECONDS,
     )
 
 
@@ -249,17 +273,41 @@ def demo(
 ) -> None:
     """Everything at once, no credentials: a fresh database, demo users, a LiveEvent, a
     recorded chat replayed into it, and the server."""
-    settings = Settings(
-        demo=True,
-        database_url=f"sqlite+aiosqlite:///{database.resolve()}",
-        port=port,
-        _env_file=None,
-    )
+    settings = demo_settings(database, port)
     banner = prepare_demo(settings, database, speed)
     typer.echo(banner)
-    _serve(
-        settings, "127.0.0.1", port, sources=True, background=[autopilot()] if autopilot_on else []
-    )
+    sandbox = demo_sandbox()
+    jobs = [play_recording(sandbox, speed), *([autopilot()] if autopilot_on else [])]
+    app = create_app(settings, background=jobs)
+    mount_sandbox(app, sandbox)
+    _run(app, settings, "127.0.0.1", port)
+
+
+@cli.command("sandbox")
+def sandbox_command(
+    port: Annotated[int, typer.Option()] = 8300,
+    play: Annotated[
+        Path | None, typer.Option(exists=True, dir_okay=False, help="A recording to publish.")
+    ] = None,
+    speed: Annotated[float, typer.Option(min=0.01)] = 1.0,
+) -> None:
+    """Serve the sandbox X API on 127.0.0.1, for rehearsals: set TRIBUNE_X_API_BASE_URL to it
+    and the sandbox credentials (its page at /_sandbox lists them and what was posted)."""
+    state = demo_sandbox()
+    app = create_sandbox_app(state)
+    if play is not None:
+        messages = load_recording(play)
+
+        @asynccontextmanager
+        async def playing(_app: FastAPI) -> AsyncIterator[None]:
+            state.start_playback(messages, speed)
+            yield
+            state.stop_playback()
+
+        app.router.lifespan_context = playing
+
+    typer.echo(f"Sandbox X API on http://127.0.0.1:{port} (control page: /_sandbox)")
+    uvicorn.run(app, host="127.0.0.1", port=port, log_level="warning")
 
 
 def main() -> None:

@@ -29,6 +29,8 @@ class Settings(BaseSettings):
     x_access_token: SecretStr | None = None
     x_access_token_secret: SecretStr | None = None
     x_user_access_token: SecretStr | None = None
+    # Where a published post can be seen; {handle} and {id} are filled in.
+    x_post_url: str = "https://x.com/{handle}/status/{id}"
     # Multiplies every X reconnect and retry wait (X's rules: 5 s to 320 s, 60 s after a 429).
     # 1 in production; tests and rehearsals against the sandbox shrink it.
     x_backoff_scale: float = 1.0

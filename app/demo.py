@@ -4,6 +4,7 @@ import asyncio
 from pathlib import Path
 
 from fastapi import FastAPI
+from pydantic import SecretStr
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -16,12 +17,15 @@ from app.events import service as events
 from app.events.models import LiveEventState
 from app.events.schemas import LiveEventCreate
 from app.ingest.models import IngestSource, Post
-from app.ingest.sources.replay import ReplayConfig, ReplaySource
+from app.ingest.sources.x_stream import XStreamConfig, XStreamSource
 from app.main import BackgroundJob
 from app.paths import APP_DIR
 from app.questions import service as questions
 from app.questions.models import Question
 from app.questions.states import Action, Status
+from app.x.rules import RuleOptions, build_rule
+from app.xsandbox.app import create_sandbox_app
+from app.xsandbox.state import SandboxConfig, SandboxState, load_recording
 
 DEMO_RECORDING = APP_DIR / "ingest" / "recordings" / "aurora_bank_chat.jsonl"
 DEMO_SLUG = "aurora-live"
@@ -32,6 +36,52 @@ DEMO_USERS = (
     ("moderator", Role.moderator, "Malik Moderator", "demo-moderator"),
     ("spokesperson", Role.spokesperson, "Claire Martin", "demo-spokesperson"),
 )
+
+
+# The demo's X: the sandbox X API, mounted on Tribune's own server under this prefix. Tribune
+# reaches it over HTTP through tweepy exactly as it reaches X, so the demo walks production's
+# code path: filtered stream, rules, gap fill, posting with OAuth 1.0a, reconciliation.
+SANDBOX_PREFIX = "/x-sandbox"
+
+
+def demo_settings(database: Path, port: int) -> Settings:
+    sandbox = SandboxConfig()
+    return Settings(
+        demo=True,
+        database_url=f"sqlite+aiosqlite:///{database.resolve()}",
+        port=port,
+        x_api_base_url=f"http://127.0.0.1:{port}{SANDBOX_PREFIX}",
+        x_bearer_token=SecretStr(sandbox.bearer_token),
+        x_consumer_key=SecretStr(sandbox.consumer_key),
+        x_consumer_secret=SecretStr(sandbox.consumer_secret),
+        x_access_token=SecretStr(sandbox.access_token),
+        x_access_token_secret=SecretStr(sandbox.access_token_secret),
+        x_post_url=f"http://127.0.0.1:{port}{SANDBOX_PREFIX}/_sandbox/posts/{{id}}",
+        _env_file=None,
+    )
+
+
+def demo_sandbox() -> SandboxState:
+    """The demo's fake X, with X's real limits but a quicker keep-alive."""
+    return SandboxState(SandboxConfig(keepalive_seconds=2.0))
+
+
+def mount_sandbox(app: FastAPI, state: SandboxState) -> None:
+    app.mount(SANDBOX_PREFIX, create_sandbox_app(state))
+
+
+def play_recording(state: SandboxState, speed: float) -> BackgroundJob:
+    """Publish the recorded chat on the fake X once Tribune's stream is connected (X keeps no
+    backlog for a stream that connects late)."""
+
+    async def run(app: FastAPI) -> None:
+        for _ in range(600):
+            if state.stats()["open_streams"]:
+                break
+            await asyncio.sleep(0.1)
+        await state.play(load_recording(DEMO_RECORDING), speed)
+
+    return run
 
 
 async def _seed(settings: Settings, speed: float) -> str:
@@ -52,11 +102,12 @@ async def _seed(settings: Settings, speed: float) -> str:
                 ),
             )
             live_event.state = LiveEventState.live
+            rule = build_rule(RuleOptions(hashtags=live_event.hashtags))
             session.add(
                 IngestSource(
                     live_event_id=live_event.id,
-                    kind=ReplaySource.slug,
-                    config=ReplayConfig(path=str(DEMO_RECORDING), speed=speed).model_dump(),
+                    kind=XStreamSource.slug,
+                    config=XStreamConfig(rule=rule, tag=f"tribune:{DEMO_SLUG}").model_dump(),
                 )
             )
             moderator = await accounts.get_user(session, "moderator")
@@ -77,12 +128,14 @@ def prepare_demo(settings: Settings, database: Path, speed: float) -> str:
         for username, role, _name, password in DEMO_USERS
     )
     return f"""
-Tribune demo — a recorded #AskAurora chat is arriving now ({speed:g}x speed).
+Tribune demo — a recorded #AskAurora chat is arriving now ({speed:g}x speed), through
+Tribune's real X code and a sandbox X API.
 
   Moderator console  {base}/moderate/{DEMO_SLUG}
   Presenter view     {base}/present/{DEMO_SLUG}
   Audience page      {base}/live/{DEMO_SLUG}
   Operator           {base}/admin
+  Sandbox X          {base}{SANDBOX_PREFIX}/_sandbox   (what the brand's account posted)
 
   Logins (demo only):
 {logins}
@@ -131,6 +184,8 @@ def autopilot(on_air_seconds: float = AUTOPILOT_ON_AIR_SECONDS) -> BackgroundJob
 async def _watch_replies(app: FastAPI, group: asyncio.TaskGroup, on_air_seconds: float) -> None:
     maker: async_sessionmaker[AsyncSession] = app.state.sessionmaker
     hub = app.state.hub
+    # The brand's answers also go back to (the sandbox) X, as replies or standalone posts.
+    x_enabled = app.state.settings.x_credentials().can_post
     seen = 0
     while True:
         await asyncio.sleep(AUTOPILOT_POLL_SECONDS)
@@ -152,7 +207,9 @@ async def _watch_replies(app: FastAPI, group: asyncio.TaskGroup, on_air_seconds:
             target = _reply_target(reply)
             if target is not None:
                 text = _strip_leading_mentions(reply.text)
-                group.create_task(_answer_on_air(maker, hub, target, text, on_air_seconds))
+                group.create_task(
+                    _answer_on_air(maker, hub, target, text, on_air_seconds, x_enabled)
+                )
 
 
 async def _answer_on_air(
@@ -161,6 +218,7 @@ async def _answer_on_air(
     external_id: str,
     text: str,
     on_air_seconds: float,
+    x_enabled: bool,
 ) -> None:
     async with unit_of_work(maker, hub) as session:
         question = await session.scalar(
@@ -185,4 +243,4 @@ async def _answer_on_air(
         question = await questions.get(session, question_id)
         if question.status in (Status.approved, Status.on_air):
             speaker = await accounts.get_user(session, "spokesperson")
-            await questions.answer(session, question_id, text, speaker)
+            await questions.answer(session, question_id, text, speaker, x_enabled=x_enabled)

@@ -63,6 +63,7 @@ def create_app(
                 settings.x_credentials(),
                 settings.x_api_base_url,
                 backoff_scale=settings.x_backoff_scale,
+                post_url=settings.x_post_url,
             )
             jobs.append(asyncio.create_task(worker.run(), name="tribune-publishing"))
         try:

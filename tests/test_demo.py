@@ -5,12 +5,20 @@ import json
 from pathlib import Path
 
 import httpx
-from pydantic import SecretStr
 
-from app.config import Settings
-from app.demo import DEMO_RECORDING, DEMO_SLUG, autopilot, prepare_demo
+from app.demo import (
+    DEMO_RECORDING,
+    DEMO_SLUG,
+    autopilot,
+    demo_sandbox,
+    demo_settings,
+    mount_sandbox,
+    play_recording,
+    prepare_demo,
+)
 from app.main import create_app
-from tests.conftest import serve_in_thread
+from tests.conftest import _free_port, serve_in_thread
+from tests.x.conftest import wait_until
 
 
 def brand_replies() -> list[str]:
@@ -26,21 +34,23 @@ def brand_replies() -> list[str]:
     return replies
 
 
-async def test_demo_comes_alive_with_answers_on_the_audience_page(tmp_path: Path) -> None:
+async def test_demo_comes_alive_through_the_x_code_path(tmp_path: Path) -> None:
+    """The recorded chat arrives from the sandbox X over tweepy's stream; the brand's replies
+    are answered on air and go back to (sandbox) X."""
     database = tmp_path / "demo.db"
-    settings = Settings(
-        demo=True,
-        database_url=f"sqlite+aiosqlite:///{database}",
-        secret_key=SecretStr("unused-in-demo"),
-        poll_seconds=0.2,
-        _env_file=None,
+    port = _free_port()
+    settings = demo_settings(database, port).model_copy(
+        update={"poll_seconds": 0.2, "x_backoff_scale": 0.01}
     )
     banner = await asyncio.to_thread(prepare_demo, settings, database, 1000)
     assert "demo-moderator" in banner
     expected = brand_replies()
     assert len(expected) >= 5
-    app = create_app(settings, run_sources=True, background=[autopilot(on_air_seconds=0.1)])
-    with serve_in_thread(app) as server:
+    sandbox = demo_sandbox()
+    jobs = [play_recording(sandbox, 1000), autopilot(on_air_seconds=0.1)]
+    app = create_app(settings, background=jobs)
+    mount_sandbox(app, sandbox)
+    with serve_in_thread(app, port=port) as server:
         async with httpx.AsyncClient(base_url=server.url) as http:
             answered: list[str] = []
             for _ in range(150):
@@ -58,3 +68,18 @@ async def test_demo_comes_alive_with_answers_on_the_audience_page(tmp_path: Path
             assert login.status_code == 303
             console = await http.get(f"/moderate/{DEMO_SLUG}")
             assert console.status_code == 200
+            # Every answer also went out on the fake X, as posts of the brand's account.
+
+            async def all_sent() -> bool:
+                snapshot = (await http.get(f"/api/v1/events/{DEMO_SLUG}/public")).json()
+                x = [
+                    d
+                    for q in snapshot["answered"]
+                    for d in q["answer"]["deliveries"]
+                    if d["target"] == "x"
+                ]
+                return bool(x) and all(d["status"] == "published" for d in x)
+
+            await wait_until(all_sent)
+            assert len(sandbox.created_posts()) >= len(expected)
+        sandbox.disconnect_streams()

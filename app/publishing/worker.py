@@ -63,6 +63,7 @@ class PublishingWorker:
         poll_seconds: float = 0.5,
         faults: Faults | None = None,
         timeout: tuple[float, float] = DEFAULT_TIMEOUT,
+        post_url: str = "https://x.com/{handle}/status/{id}",
     ) -> None:
         self._maker = maker
         self._notifier = notifier
@@ -72,6 +73,7 @@ class PublishingWorker:
         self._poll = poll_seconds
         self._faults = faults
         self._timeout = timeout
+        self._post_url = post_url
         self._targets: dict[str, XTarget] = {}
 
     def _fault(self, point: str) -> None:
@@ -81,7 +83,7 @@ class PublishingWorker:
     def _target(self, handle: str) -> XTarget:
         if handle not in self._targets:
             self._targets[handle] = XTarget(
-                self._credentials, self._base_url, handle, self._timeout
+                self._credentials, self._base_url, handle, self._timeout, self._post_url
             )
         return self._targets[handle]
 
@@ -257,6 +259,18 @@ class PublishingWorker:
             row.status = DeliveryStatus.failed
             row.last_error = reason
             service.record(session, row, "send", "failed", reason)
+            # The rest of a thread replies to this part: it cannot go out either.
+            later = await session.scalars(
+                select(Delivery).where(
+                    Delivery.answer_id == row.answer_id,
+                    Delivery.target == row.target,
+                    Delivery.part > row.part,
+                    Delivery.status == DeliveryStatus.pending,
+                )
+            )
+            for part in later:
+                part.status = DeliveryStatus.failed
+                part.last_error = f"part {row.part} failed: {reason}"
             await self._emit(session, row)
 
     async def _emit(self, session: AsyncSession, row: Delivery) -> None:

@@ -11,7 +11,7 @@ for (const q of initial.answered) questions.set(q.id, q);
 const announcer = document.getElementById("announcer");
 
 function networkLinks(answer) {
-  return answer.deliveries.filter((d) => d.url.startsWith("https://")).map((d) => [" · ",
+  return answer.deliveries.filter((d) => /^https?:\/\//.test(d.url) && d.part === 1).map((d) => [" · ",
     el("a", { class: "network-link", href: d.url, rel: "noopener noreferrer nofollow ugc", target: "_blank",
       text: `See it on ${d.target === "x" ? "X" : d.target}` })]).flat();
 }

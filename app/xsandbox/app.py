@@ -79,6 +79,11 @@ async def _admit(
             form_body = (await request.body()).decode("utf-8", "replace")
         raw_path = request.scope.get("raw_path")
         path = raw_path.decode("latin-1") if raw_path else request.url.path
+        # Mounted under a prefix (the demo serves it at /x-sandbox), the client signed X's own
+        # path: strip the mount point before checking the signature.
+        root = request.scope.get("root_path", "")
+        if root and path.startswith(root):
+            path = path[len(root) :]
         allowed = oauth.is_user(
             state.config,
             authorization,

@@ -24,14 +24,16 @@ class XTarget:
         base_url: str,
         handle: str,
         timeout: tuple[float, float] = DEFAULT_TIMEOUT,
+        post_url: str = "https://x.com/{handle}/status/{id}",
     ) -> None:
         self.handle = handle.lstrip("@")
+        self._post_url = post_url
         self._client = make_client(credentials, base_url, timeout)
         self._search = make_search_client(credentials, base_url, timeout)
         self._user_auth = credentials.consumer_key is not None
 
     def url(self, post_id: str) -> str:
-        return f"https://x.com/{self.handle}/status/{post_id}"
+        return self._post_url.format(handle=self.handle, id=post_id)
 
     def create(self, text: str, reply_to: str) -> Posted:
         """POST /2/tweets; raises tweepy's errors, or requests' on a timeout."""
