@@ -68,7 +68,9 @@ async def add_x_source(
             raise Invalid(f"X refused the rule {rule!r}: {'; '.join(problems)}")
         config = XStreamConfig(rule=rule, tag=tag).model_dump()
     else:
-        config = XSearchConfig(query=rule).model_dump()
+        config = XSearchConfig(
+            query=rule, min_interval_seconds=data.min_interval_seconds
+        ).model_dump()
     row = IngestSource(live_event_id=live_event.id, kind=data.kind, config=config)
     session.add(row)
     await session.flush()

@@ -40,6 +40,8 @@ class XSourceIn(BaseModel):
     require_mention: bool = False
     languages: list[Annotated[str, Field(pattern=r"^[a-z]{2,3}$")]] = []
     no_retweets: bool = True
+    # x-search only: the shortest pause between two polls (the rate limit may ask for more).
+    min_interval_seconds: float = Field(5.0, ge=0.05, le=3600)
 
 
 class SourceOut(BaseModel):
