@@ -64,6 +64,13 @@ async def get_by_slug(session: AsyncSession, slug: str) -> LiveEvent:
     return live_event
 
 
+async def get(session: AsyncSession, live_event_id: int) -> LiveEvent:
+    live_event = await session.get(LiveEvent, live_event_id)
+    if live_event is None:
+        raise NotFound(f"no LiveEvent {live_event_id}")
+    return live_event
+
+
 async def list_all(session: AsyncSession) -> list[LiveEvent]:
     rows = await session.scalars(select(LiveEvent).order_by(LiveEvent.starts_at, LiveEvent.id))
     return list(rows.all())

@@ -6,6 +6,9 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from app.db import Base, UTCDateTime, utcnow
 
+# Posts read from X itself (stream or search) are stored under this source name.
+X_SOURCE = "x"
+
 
 class Post(Base):
     """What a network gave us, normalised once (entities unescaped, full text, author joined)."""

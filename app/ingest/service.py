@@ -9,7 +9,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.events.models import LiveEvent
-from app.ingest.models import IngestSource, Post
+from app.ingest.models import X_SOURCE, IngestSource, Post
 from app.ingest.schemas import IngestResult, NormalisedPost, SourceOut
 from app.questions import service as questions
 from app.questions.models import Origin
@@ -23,10 +23,6 @@ def _insert_ignoring_duplicates(session: AsyncSession, rows: list[dict[str, Any]
         .on_conflict_do_nothing(index_elements=["source", "external_id"])
         .returning(Post.id, Post.external_id)
     )
-
-
-# Posts read from X itself (stream or search) are stored under this source name.
-X_SOURCE = "x"
 
 
 def becomes_question(post: NormalisedPost, live_event: LiveEvent) -> bool:

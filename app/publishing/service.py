@@ -8,13 +8,16 @@ each of which the worker commits on its own.
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 
-from sqlalchemy import select
+from pydantic import BaseModel
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.db import utcnow
 from app.errors import Conflict
 from app.events.models import LiveEvent
+from app.ingest.models import X_SOURCE, Post
 from app.publishing.models import Attempt, Delivery, DeliveryStatus, XMode
+from app.publishing.spend import AnswerSpend, EventSpend, answer_spend, event_spend
 from app.publishing.threads import split_into_posts
 from app.questions.models import Answer, Question
 
@@ -135,3 +138,57 @@ def retry_later(delivery: Delivery, seconds: float, error: str) -> None:
     delivery.status = DeliveryStatus.pending
     delivery.due_at = utcnow() + timedelta(seconds=seconds)
     delivery.last_error = error
+
+
+class AnswerPreview(BaseModel):
+    """What publishing this answer would do on X, before it is published."""
+
+    mode: XMode
+    options: list[XMode]
+    parts: list[str]
+    spend: AnswerSpend | None
+
+
+def preview(
+    question: Question, live_event: LiveEvent, text: str, mode: XMode | None, x_enabled: bool
+) -> AnswerPreview:
+    """The posts (thread parts) and the estimated X spend of an answer, as ``plan`` would do."""
+    options = x_options(question)
+    mode = mode or (default_mode(question, live_event) if x_enabled else XMode.page)
+    if mode not in options:
+        raise Conflict(
+            "X lets the account reply only to posts that mentioned it; this asker did not.",
+            options=[m.value for m in options],
+        )
+    if mode == XMode.page or not text.strip():
+        return AnswerPreview(mode=mode, options=options, parts=[], spend=None)
+    parts = split_into_posts(x_text(question, text, mode))
+    spend = answer_spend(parts, reply_to_summoner=mode == XMode.reply)
+    return AnswerPreview(mode=mode, options=options, parts=parts, spend=spend)
+
+
+async def live_event_spend(session: AsyncSession, live_event: LiveEvent) -> EventSpend:
+    """X spend so far: every post read from X for this LiveEvent, every answer part posted."""
+    posts_read = await session.scalar(
+        select(func.count())
+        .select_from(Post)
+        .where(Post.live_event_id == live_event.id, Post.source == X_SOURCE)
+    )
+    rows = await session.execute(
+        select(Delivery.answer_id, Delivery.part, Delivery.text, Delivery.reply_to)
+        .join(Answer, Answer.id == Delivery.answer_id)
+        .where(
+            Answer.live_event_id == live_event.id,
+            Delivery.target == X_TARGET,
+            Delivery.status == DeliveryStatus.published,
+        )
+        .order_by(Delivery.answer_id, Delivery.part)
+    )
+    by_answer: dict[int, list[tuple[str, bool]]] = {}
+    for answer_id, part, text, reply_to in rows:
+        by_answer.setdefault(answer_id, []).append((text, part == 1 and bool(reply_to)))
+    answers = [
+        answer_spend([text for text, _ in parts], reply_to_summoner=parts[0][1])
+        for parts in by_answer.values()
+    ]
+    return event_spend(int(posts_read or 0), answers)

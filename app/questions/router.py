@@ -5,6 +5,9 @@ from fastapi import APIRouter, Body, Query, Request
 from app.accounts.deps import Moderator, Presenter
 from app.db import SessionDep
 from app.events import service as events
+from app.publishing import service as publishing
+from app.publishing.service import AnswerPreview
+from app.publishing.spend import EventSpend
 from app.questions import service
 from app.questions.schemas import (
     ActionIn,
@@ -146,6 +149,25 @@ async def undo(
     version = body.version if body else None
     question = await service.undo(session, question_id, user, version)
     return await service.question_view(session, question)
+
+
+@router.post("/questions/{question_id}/answer-preview")
+async def answer_preview(
+    question_id: int, data: AnswerIn, request: Request, session: SessionDep, _: Presenter
+) -> AnswerPreview:
+    """What publishing this answer would post on X (the thread's parts) and its estimated
+    spend; nothing is stored. The composer shows it as the spokesperson types."""
+    question = await service.get(session, question_id)
+    live_event = await events.get(session, question.live_event_id)
+    x_enabled = request.app.state.settings.x_credentials().can_post
+    return publishing.preview(question, live_event, data.text, data.x_mode, x_enabled)
+
+
+@router.get("/events/{slug}/spend")
+async def x_spend(slug: str, session: SessionDep, _: Presenter) -> EventSpend:
+    """The LiveEvent's estimated X spend so far (posts read, posts created, URL posts)."""
+    live_event = await events.get_by_slug(session, slug)
+    return await publishing.live_event_spend(session, live_event)
 
 
 @router.post("/questions/{question_id}/answers", status_code=201)

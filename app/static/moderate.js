@@ -86,6 +86,20 @@ function editor(q) {
       button("Cancel", "Esc", () => { editing = null; render(); })));
 }
 
+// Where the answer went: X's state per thread, and why it failed when it did.
+function deliveryLine(answer) {
+  const x = answer.deliveries.filter((d) => d.target === "x");
+  if (!x.length) return null;
+  const failed = x.find((d) => d.status === "failed");
+  const done = x.filter((d) => d.status === "published").length;
+  const text = failed ? `X: failed — ${failed.error}`
+    : done === x.length ? `X: published (${done} post${done > 1 ? "s" : ""})` : `X: ${done}/${x.length} posted…`;
+  const line = el("p", { class: failed ? "delivery error" : "delivery", text });
+  const first = x.find((d) => d.part === 1 && d.url);
+  if (first && !failed) line.append(" ", el("a", { href: first.url, target: "_blank", rel: "noopener noreferrer", text: "view" }));
+  return line;
+}
+
 function card(q, name) {
   const meta = [asker(q), q.source, timeOf(q.created_at), q.lang].filter(Boolean).join(" · ");
   const li = el("li", {
@@ -99,6 +113,7 @@ function card(q, name) {
   editing && editing.id === q.id && editing.field === "note" ? editor(q)
     : (q.note ? el("p", { class: "note", text: `Note: ${q.note}` }) : null),
   q.answer ? el("p", { class: "answer", text: `↳ ${q.answer.text}` }) : null,
+  q.answer ? deliveryLine(q.answer) : null,
   q.status_changed_by ? el("div", { class: "by", text: `${q.status.replace("_", " ")} by ${q.status_changed_by}` }) : null,
   actionsFor(q));
   if (name === "approved") {

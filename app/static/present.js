@@ -24,6 +24,7 @@ function render() {
       el("p", { class: "meta", text: `${asker(current)} · ${NETWORKS[current.source] || current.source}` }));
     box.dataset.id = String(current.id);
     composer.hidden = false;
+    showModes(current);
   } else {
     box.replaceChildren(el("p", { class: "muted", text: "Nothing on air." }));
     delete box.dataset.id;
@@ -50,6 +51,44 @@ async function post(q, action, body = {}) {
   }
 }
 
+const MODES = { reply: "a reply to the asker", standalone: "a post naming the asker", page: "not on X (page only)" };
+const modeSelect = document.getElementById("x-mode");
+const preview = document.getElementById("preview");
+let shownFor = null;
+
+// Without X credentials there is no choice to make: answers go to the Tribune page.
+const xEnabled = !document.getElementById("x-row").hidden;
+
+function showModes(current) {
+  if (!xEnabled || !current || shownFor === current.id) return;
+  shownFor = current.id;
+  modeSelect.replaceChildren(...current.x_options.map((mode) => el("option", { value: mode, text: MODES[mode] || mode })));
+  schedulePreview();
+}
+
+let previewTimer = null;
+function schedulePreview() {
+  clearTimeout(previewTimer);
+  previewTimer = setTimeout(refreshPreview, 300);
+}
+
+// What X will get (how many posts) and what it costs, from the server's own split.
+async function refreshPreview() {
+  const current = onAir();
+  const text = textarea.value.trim();
+  if (!xEnabled || !current || !text) { preview.textContent = ""; return; }
+  try {
+    const result = await api(`/api/v1/questions/${current.id}/answer-preview`, {
+      method: "POST", body: { text, x_mode: modeSelect.value || null } });
+    if (!result.spend) { preview.textContent = "Tribune page only."; return; }
+    const links = result.spend.url_posts ? ` · ${result.spend.url_posts} with a link ($0.20 each)` : "";
+    preview.textContent = `${result.parts.length} post${result.parts.length > 1 ? "s" : ""} on X · est. $${Number(result.spend.usd).toFixed(3)}${links}`;
+  } catch (error) {
+    preview.textContent = error.message;
+  }
+}
+modeSelect.addEventListener("change", schedulePreview);
+
 function updateCounts() {
   document.getElementById("counts").replaceChildren(...networkCounts(textarea.value).map((c) =>
     el("span", { class: c.used > c.limit ? "over" : "", "data-network": c.network,
@@ -57,7 +96,7 @@ function updateCounts() {
         ? `X: ${c.used}/${c.limit}${c.posts > 1 ? ` · a thread of ${c.posts} posts` : ""}`
         : `${c.network}: ${c.used}` })));
 }
-textarea.addEventListener("input", updateCounts);
+textarea.addEventListener("input", () => { updateCounts(); schedulePreview(); });
 
 composer.addEventListener("submit", async (event) => {
   event.preventDefault();
@@ -66,10 +105,12 @@ composer.addEventListener("submit", async (event) => {
   const text = textarea.value.trim();
   if (!text) { status.textContent = "Write the answer first."; return; }
   try {
-    await api(`/api/v1/questions/${current.id}/answers`, { method: "POST", body: { text } });
+    await api(`/api/v1/questions/${current.id}/answers`, {
+      method: "POST", body: { text, x_mode: modeSelect.value || null } });
     textarea.value = "";
     status.textContent = "Published.";
     updateCounts();
+    preview.textContent = "";
   } catch (error) {
     status.textContent = error.message;
   }

@@ -15,6 +15,7 @@ from app.events.models import LiveEvent
 from app.events.schemas import LiveEventOut
 from app.ingest import service as ingest
 from app.paths import TEMPLATES_DIR
+from app.publishing import service as publishing
 from app.questions import service as questions
 from app.questions.models import Category
 from app.questions.states import Status
@@ -158,6 +159,7 @@ async def admin_event(
         e=LiveEventOut.model_validate(live_event).model_dump(mode="json"),
         snippet=embed_snippet(request, live_event),
         sources=await ingest.sources_of(session, live_event),
+        spend=await publishing.live_event_spend(session, live_event),
     )
 
 
@@ -211,6 +213,7 @@ async def present(request: Request, slug: str, session: SessionDep, user: Option
         request,
         "present.html",
         user,
+        x_enabled=request.app.state.settings.x_credentials().can_post,
         live_event=LiveEventOut.model_validate(live_event).model_dump(mode="json"),
         initial={"seq": seq, "questions": items},
     )
