@@ -13,6 +13,7 @@ from app.ingest.models import X_SOURCE, IngestSource, Post
 from app.ingest.schemas import IngestResult, NormalisedPost, SourceOut
 from app.questions import service as questions
 from app.questions.models import Origin
+from app.questions.schemas import NewQuestion
 
 
 def _insert_ignoring_duplicates(session: AsyncSession, rows: list[dict[str, Any]]) -> Any:
@@ -63,30 +64,29 @@ async def ingest_posts(
     ]
     inserted = (await session.execute(_insert_ignoring_duplicates(session, rows))).all()
     new_ids = {external_id: post_id for post_id, external_id in inserted}
-    created = 0
+    new = []
     for post in unique:
         post_id = new_ids.get(post.external_id)
         if post_id is None or not becomes_question(post, live_event):
             continue
         on_x = post.source == X_SOURCE
-        await questions.create(
-            session,
-            live_event,
-            origin=Origin.post,
-            source=post.source,
-            text=post.text,
-            author_name=post.author_name,
-            author_handle=post.author_handle,
-            lang=post.lang,
-            post_id=post_id,
-            # Only a post that is really on X can be replied to there (not a replay's).
-            x_post_id=post.external_id if on_x else "",
-            x_conversation_id=str(post.raw.get("data", {}).get("conversation_id", ""))
-            if on_x
-            else "",
-            x_reply_allowed=on_x and bool(answering) and answering in post.mentions,
+        conversation = str(post.raw.get("data", {}).get("conversation_id", "")) if on_x else ""
+        new.append(
+            NewQuestion(
+                origin=Origin.post,
+                source=post.source,
+                text=post.text,
+                author_name=post.author_name,
+                author_handle=post.author_handle,
+                lang=post.lang,
+                post_id=post_id,
+                # Only a post that is really on X can be replied to there (not a replay's).
+                x_post_id=post.external_id if on_x else "",
+                x_conversation_id=conversation,
+                x_reply_allowed=on_x and bool(answering) and answering in post.mentions,
+            )
         )
-        created += 1
+    created = len(await questions.create_many(session, live_event, new))
     return IngestResult(
         received=len(posts),
         stored=len(new_ids),

@@ -10,6 +10,21 @@ from app.questions.states import Status
 AUDIENCE_TEXT_MAX = 500
 
 
+class NewQuestion(BaseModel):
+    """A question to create (from a post or the audience form), before it has an id."""
+
+    origin: Origin
+    source: str
+    text: str
+    author_name: str = ""
+    author_handle: str = ""
+    lang: str = ""
+    post_id: int | None = None
+    x_post_id: str = ""
+    x_conversation_id: str = ""
+    x_reply_allowed: bool = False
+
+
 class AudienceQuestionIn(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 

@@ -3,7 +3,7 @@
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import func, insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm.exc import StaleDataError
 
@@ -17,6 +17,7 @@ from app.questions.models import Answer, Origin, Question, Transition
 from app.questions.schemas import (
     AnswerOut,
     DeliveryOut,
+    NewQuestion,
     PublicQuestion,
     PublicSnapshot,
     QuestionCounts,
@@ -35,7 +36,7 @@ from app.questions.states import (
     next_status,
 )
 from app.realtime.schemas import Channel, ChannelMessages
-from app.realtime.service import emit, last_seq
+from app.realtime.service import emit, emit_many, last_seq
 
 # --- Views -------------------------------------------------------------------------------------
 
@@ -295,24 +296,48 @@ async def create(
     x_reply_allowed: bool = False,
 ) -> Question:
     """A new pending question; moderators see it at once."""
-    question = Question(
-        live_event_id=live_event.id,
-        origin=origin,
-        source=source,
-        post_id=post_id,
-        original_text=text,
-        text=text,
-        author_name=author_name,
-        author_handle=author_handle,
-        lang=lang,
-        status=Status.pending,
-        x_post_id=x_post_id,
-        x_conversation_id=x_conversation_id,
-        x_reply_allowed=x_reply_allowed,
+    (question,) = await create_many(
+        session,
+        live_event,
+        [
+            NewQuestion(
+                origin=origin,
+                source=source,
+                text=text,
+                author_name=author_name,
+                author_handle=author_handle,
+                lang=lang,
+                post_id=post_id,
+                x_post_id=x_post_id,
+                x_conversation_id=x_conversation_id,
+                x_reply_allowed=x_reply_allowed,
+            )
+        ],
     )
-    session.add(question)
-    await _emit_question(session, question, None)
     return question
+
+
+async def create_many(
+    session: AsyncSession, live_event: LiveEvent, new: Sequence[NewQuestion]
+) -> list[Question]:
+    """Many new pending questions in one insert and one run of updates: ingest's fast path
+    (thousands of posts a second arrive in batches)."""
+    if not new:
+        return []
+    rows = [
+        {
+            **item.model_dump(exclude={"text"}),
+            "live_event_id": live_event.id,
+            "original_text": item.text,
+            "text": item.text,
+            "status": Status.pending,
+        }
+        for item in new
+    ]
+    created = list((await session.scalars(insert(Question).returning(Question), rows)).all())
+    # New questions have no answer yet: no need to look any up.
+    await emit_many(session, live_event.id, "question", [_messages(q, None, None) for q in created])
+    return created
 
 
 async def ask(

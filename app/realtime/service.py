@@ -4,7 +4,7 @@ import json
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.db import PENDING_NOTIFY
@@ -56,6 +56,42 @@ async def emit(
     )
     session.info.setdefault(PENDING_NOTIFY, set()).add(live_event_id)
     return int(seq)
+
+
+async def emit_many(
+    session: AsyncSession, live_event_id: int, kind: str, batch: Sequence[ChannelMessages]
+) -> list[int]:
+    """``emit`` for many updates at once (an ingest batch): one seq range, one insert."""
+    if not batch:
+        return []
+    end = (
+        await session.execute(
+            update(LiveEvent)
+            .where(LiveEvent.id == live_event_id)
+            .values(last_seq=LiveEvent.last_seq + len(batch))
+            .returning(LiveEvent.last_seq)
+            .execution_options(synchronize_session=False)
+        )
+    ).scalar_one()
+    seqs = list(range(int(end) - len(batch) + 1, int(end) + 1))
+    rows = []
+    for seq, messages in zip(seqs, batch, strict=True):
+        moderation = _encode(seq, kind, messages.get(Channel.moderation))
+        if moderation is None:
+            raise ValueError("the moderation channel sees every update")
+        rows.append(
+            {
+                "live_event_id": live_event_id,
+                "seq": seq,
+                "kind": kind,
+                "moderation": moderation,
+                "presenter": _encode(seq, kind, messages.get(Channel.presenter)),
+                "public": _encode(seq, kind, messages.get(Channel.public)),
+            }
+        )
+    await session.execute(insert(Update), rows)
+    session.info.setdefault(PENDING_NOTIFY, set()).add(live_event_id)
+    return seqs
 
 
 def channel_column(channel: Channel) -> Any:
