@@ -166,6 +166,9 @@ async def main() -> None:
                 "TRIBUNE_SECRET_KEY": SECRET,
                 "TRIBUNE_X_API_BASE_URL": x_url,
                 "TRIBUNE_X_BEARER_TOKEN": "sandbox-bearer",
+                # A burst outruns one socket (it is dropped and resumes, code 4008);
+                # it must resume rather than be told to reload (resync), to count every post.
+                "TRIBUNE_RESUME_WINDOW": "1000000",
                 "TRIBUNE_LOG_LEVEL": "WARNING",
             }
         )

@@ -4,15 +4,19 @@ The schema is built by running the migrations once per session into a template f
 each test copies: real migrations, without paying for them in every test.
 """
 
+import asyncio
+import os
 import shutil
 import socket
 import threading
 import time
+import uuid
 from collections.abc import AsyncIterator, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+import asyncpg
 import httpx
 import pytest
 import uvicorn
@@ -27,6 +31,7 @@ from app.config import Settings
 from app.db import make_engine, make_sessionmaker, unit_of_work
 from app.main import create_app
 
+PG_ADMIN_DSN = os.environ.get("TRIBUNE_TEST_PG_DSN", "postgresql://postgres@127.0.0.1:5432/test")
 TEST_SECRET = "test-secret-key-not-for-production-0123456789"
 
 
@@ -191,3 +196,21 @@ async def ask(http: httpx.AsyncClient, text: str, slug: str = "ask-test") -> dic
     assert response.status_code == 201, response.text
     body: dict[str, object] = response.json()
     return body
+
+
+@pytest.fixture
+def pg_database() -> Iterator[str]:
+    """A throwaway database on the machine's PostgreSQL, dropped afterwards."""
+    name = f"tribune_test_{uuid.uuid4().hex[:10]}"
+
+    async def admin(sql: str) -> None:
+        conn = await asyncpg.connect(PG_ADMIN_DSN)
+        try:
+            await conn.execute(sql)
+        finally:
+            await conn.close()
+
+    asyncio.run(admin(f'CREATE DATABASE "{name}"'))
+    base = PG_ADMIN_DSN.rsplit("/", 1)[0].replace("postgresql://", "postgresql+asyncpg://")
+    yield f"{base}/{name}"
+    asyncio.run(admin(f'DROP DATABASE "{name}" WITH (FORCE)'))

@@ -2,12 +2,8 @@
 real PostgreSQL server."""
 
 import asyncio
-import os
-import uuid
-from collections.abc import Iterator
 from pathlib import Path
 
-import asyncpg
 import pytest
 from alembic import command
 from alembic.autogenerate import compare_metadata
@@ -17,8 +13,6 @@ from sqlalchemy import Connection, inspect
 from app import migrate
 from app.db import make_engine
 from app.models import Base
-
-PG_ADMIN_DSN = os.environ.get("TRIBUNE_TEST_PG_DSN", "postgresql://postgres@127.0.0.1:5432/test")
 
 
 def drift_and_tables(url: str) -> tuple[list[object], set[str]]:
@@ -52,24 +46,6 @@ def round_trip(url: str) -> None:
 
 def test_sqlite_round_trip(tmp_path: Path) -> None:
     round_trip(f"sqlite+aiosqlite:///{tmp_path / 'm.db'}")
-
-
-@pytest.fixture
-def pg_database() -> Iterator[str]:
-    """A throwaway database on the machine's PostgreSQL, dropped afterwards."""
-    name = f"tribune_test_{uuid.uuid4().hex[:10]}"
-
-    async def admin(sql: str) -> None:
-        conn = await asyncpg.connect(PG_ADMIN_DSN)
-        try:
-            await conn.execute(sql)
-        finally:
-            await conn.close()
-
-    asyncio.run(admin(f'CREATE DATABASE "{name}"'))
-    base = PG_ADMIN_DSN.rsplit("/", 1)[0].replace("postgresql://", "postgresql+asyncpg://")
-    yield f"{base}/{name}"
-    asyncio.run(admin(f'DROP DATABASE "{name}" WITH (FORCE)'))
 
 
 @pytest.mark.postgres

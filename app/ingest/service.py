@@ -16,11 +16,12 @@ from app.questions.models import Origin
 from app.questions.schemas import NewQuestion
 
 
-def _insert_ignoring_duplicates(session: AsyncSession, rows: list[dict[str, Any]]) -> Any:
+def _insert_ignoring_duplicates(session: AsyncSession) -> Any:
+    # Executed with a list of parameter sets ("insertmanyvalues"): one cached statement,
+    # batched by SQLAlchemy, instead of a new many-VALUES statement compiled per batch.
     insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
     return (
         insert(Post)
-        .values(rows)
         .on_conflict_do_nothing(index_elements=["source", "external_id"])
         .returning(Post.id, Post.external_id)
     )
@@ -62,7 +63,7 @@ async def ingest_posts(
         }
         for p in unique
     ]
-    inserted = (await session.execute(_insert_ignoring_duplicates(session, rows))).all()
+    inserted = (await session.execute(_insert_ignoring_duplicates(session), rows)).all()
     new_ids = {external_id: post_id for post_id, external_id in inserted}
     new = []
     for post in unique:

@@ -108,7 +108,10 @@ function card(q, name) {
   },
   el("div", { class: "meta" }, el("span", { text: meta }),
     q.category ? el("span", { class: `chip cat-${q.category}`, text: q.category }) : null,
-    q.text !== q.original_text ? el("span", { class: "chip", text: "edited", title: `Original: ${q.original_text}` }) : null),
+    q.text !== q.original_text ? el("span", { class: "chip", text: "edited", title: `Original: ${q.original_text}` }) : null,
+    // X lets the account reply only to askers who mentioned it; the others get a standalone post.
+    q.x_options && q.x_options.includes("reply")
+      ? el("span", { class: "chip", text: "X reply", title: "The asker mentioned the account: X allows a reply." }) : null),
   editing && editing.id === q.id && editing.field === "text" ? editor(q) : el("p", { class: "text", text: q.text }),
   editing && editing.id === q.id && editing.field === "note" ? editor(q)
     : (q.note ? el("p", { class: "note", text: `Note: ${q.note}` }) : null),

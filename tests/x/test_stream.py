@@ -114,6 +114,20 @@ async def test_401_stops_the_source_with_a_reason_and_no_reconnect_loop(
         attempts = sandbox.stats()["requests"]["stream"]
         await asyncio.sleep(1.0)
         assert sandbox.stats()["requests"]["stream"] == attempts, "no reconnect loop"
+        # Restarted with X still refusing, it stops at once, at start.
+        sandbox.control("faults", {"endpoint": "rules", "statuses": [401]})
+        restarted = await http.post(
+            f"/api/v1/events/ask-test/sources/{state['id']}/restart", headers=admin.headers
+        )
+        assert restarted.status_code == 200
+
+        async def stopped_again() -> dict[str, Any] | None:
+            again = await source_state(http, admin)
+            return again if again["status"] == "stopped" and again["status_detail"] else None
+
+        again = await wait_until(stopped_again)
+        assert "401" in again["status_detail"]
+        assert sandbox.stats()["requests"]["stream"] == attempts, "it never reached the stream"
         # The operator's page says why.
         await http.post("/login", data={"username": "ada", "password": "password-123"})
         page = await http.get("/admin/events/ask-test")
