@@ -120,6 +120,9 @@ def _run(app: FastAPI, settings: Settings, host: str, port: int) -> None:
         log_level=settings.log_level.lower(),
         ws="websockets-sansio",
         timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_SECONDS,
+        # Tribune decides whom to believe about X-Forwarded-For (TRIBUNE_TRUSTED_PROXIES);
+        # uvicorn's own handling would trust it from 127.0.0.1 and rewrite the client address.
+        proxy_headers=False,
     )
 
 

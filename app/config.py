@@ -54,6 +54,14 @@ class Settings(BaseSettings):
     # Bearer and cookie session lifetime.
     session_hours: int = 12
     log_level: str = "INFO"
+    # Questions one client may send from the audience form per minute.
+    audience_questions_per_minute: int = 5
+    # Proxies whose X-Forwarded-For is believed (addresses or networks, e.g. "10.0.0.0/8").
+    # Empty: the direct peer is the client, whatever headers say.
+    trusted_proxies: list[str] = []
+    # Origins whose pages may open the moderation and presenter sockets, besides Tribune's own
+    # (exact match: scheme://host[:port]).
+    allowed_origins: list[str] = []
 
     def check_production_ready(self) -> None:
         """Refuse to run for real with the placeholder secret."""

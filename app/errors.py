@@ -54,7 +54,9 @@ def error_body(code: str, message: str, **details: Any) -> dict[str, Any]:
 def install_error_handlers(app: FastAPI) -> None:
     async def on_app_error(_request: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, AppError)  # noqa: S101 - registered for AppError only
-        headers = {"WWW-Authenticate": "Bearer"} if exc.status_code == 401 else None
+        headers = {"WWW-Authenticate": "Bearer"} if exc.status_code == 401 else {}
+        if "retry_after" in exc.details:
+            headers["Retry-After"] = str(exc.details["retry_after"])
         return JSONResponse(
             error_body(exc.code, exc.message, **exc.details), exc.status_code, headers=headers
         )

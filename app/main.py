@@ -22,6 +22,7 @@ from app.publishing.worker import PublishingWorker
 from app.questions.router import router as questions_router
 from app.realtime.hub import Hub
 from app.realtime.router import router as realtime_router
+from app.security import BodyLimit, SecurityHeaders, SlidingWindow
 from app.web.router import router as web_router
 
 BackgroundJob = Callable[[FastAPI], Coroutine[Any, Any, None]]
@@ -86,6 +87,10 @@ def create_app(
     )
     app.state.settings = settings
     install_error_handlers(app)
+    # Outermost first: the body cap refuses before anything reads; headers go on everything.
+    app.add_middleware(SecurityHeaders)
+    app.add_middleware(BodyLimit)
+    app.state.audience_limiter = SlidingWindow(settings.audience_questions_per_minute, 60)
     for router in (
         accounts_router,
         events_router,

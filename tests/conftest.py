@@ -6,6 +6,7 @@ each test copies: real migrations, without paying for them in every test.
 
 import asyncio
 import os
+import re
 import shutil
 import socket
 import threading
@@ -64,6 +65,8 @@ def settings(db_path: Path) -> Settings:
     return Settings(
         database_url=f"sqlite+aiosqlite:///{db_path}",
         secret_key=SecretStr(TEST_SECRET),
+        # The suite asks many questions quickly; tests/test_security.py checks the real limit.
+        audience_questions_per_minute=10_000,
         heartbeat_seconds=0.5,
         poll_seconds=0.2,
         _env_file=None,
@@ -110,6 +113,7 @@ def serve_in_thread(app: FastAPI, port: int | None = None) -> Iterator[LiveServe
         port=port,
         ws="websockets-sansio",
         log_level="warning",
+        proxy_headers=False,  # as `tribune serve` runs it
         lifespan="on",
     )
     server = uvicorn.Server(config)
@@ -133,8 +137,39 @@ def live_server(settings: Settings) -> Iterator[LiveServer]:
 
 @pytest.fixture
 async def http(live_server: LiveServer) -> AsyncIterator[httpx.AsyncClient]:
+    """An anonymous client holding the public CSRF token, as the audience page does."""
     async with httpx.AsyncClient(base_url=live_server.url, timeout=10) as client:
+        token = (await client.get("/api/v1/csrf")).json()["token"]
+        client.headers["X-CSRF-Token"] = token
         yield client
+
+
+CSRF_FIELD = re.compile(r'name="csrf_token" value="([^"]+)"')
+
+
+async def browser_login(
+    http: httpx.AsyncClient, username: str, password: str, next_path: str = "/admin"
+) -> httpx.Response:
+    """Log in through the login form, as a browser does (pre-session CSRF cookie included)."""
+    form = await http.get("/login")
+    match = CSRF_FIELD.search(form.text)
+    assert match, "the login form carries a CSRF token"
+    return await http.post(
+        "/login",
+        data={
+            "username": username,
+            "password": password,
+            "next": next_path,
+            "csrf_token": match.group(1),
+        },
+    )
+
+
+async def page_token(http: httpx.AsyncClient, path: str) -> str:
+    """The CSRF token a page embeds for its own calls."""
+    match = re.search(r'name="csrf-token" content="([^"]+)"', (await http.get(path)).text)
+    assert match, f"{path} embeds a CSRF token"
+    return match.group(1)
 
 
 @dataclass

@@ -17,7 +17,7 @@ from app.demo import (
     prepare_demo,
 )
 from app.main import create_app
-from tests.conftest import _free_port, serve_in_thread
+from tests.conftest import _free_port, browser_login, serve_in_thread
 from tests.x.conftest import wait_until
 
 
@@ -62,9 +62,7 @@ async def test_demo_comes_alive_through_the_x_code_path(tmp_path: Path) -> None:
             assert sorted(answered) == sorted(expected)
             page = await http.get(f"/live/{DEMO_SLUG}")
             assert expected[0][:30] in page.text  # in the page's embedded snapshot
-            login = await http.post(
-                "/login", data={"username": "moderator", "password": "demo-moderator"}
-            )
+            login = await browser_login(http, "moderator", "demo-moderator")
             assert login.status_code == 303
             console = await http.get(f"/moderate/{DEMO_SLUG}")
             assert console.status_code == 200

@@ -27,6 +27,9 @@ class LiveEvent(Base):
     starts_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     ends_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     stream_url: Mapped[str] = mapped_column(String(500), default="")
+    # Origins allowed to frame the audience page (the brand's sites), e.g.
+    # ["https://www.aurora-bank.example"]. Empty: any HTTPS site (security.DEFAULT_EMBED_ANCESTORS).
+    embed_origins: Mapped[list[str]] = mapped_column(JSON, default=list)
     state: Mapped[LiveEventState] = mapped_column(
         Enum(LiveEventState, native_enum=False, length=20), default=LiveEventState.scheduled
     )

@@ -1,11 +1,12 @@
-from fastapi import APIRouter
+from fastapi import APIRouter, Depends
 
 from app.accounts.deps import Admin, CurrentUser
 from app.db import SessionDep
 from app.events import service
 from app.events.schemas import LiveEventCreate, LiveEventOut, LiveEventUpdate
+from app.security import csrf_protect
 
-router = APIRouter(prefix="/api/v1/events", tags=["events"])
+router = APIRouter(prefix="/api/v1/events", tags=["events"], dependencies=[Depends(csrf_protect)])
 
 
 @router.post("", status_code=201)

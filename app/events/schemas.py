@@ -37,6 +37,17 @@ def _aware(value: datetime | None) -> datetime | None:
     return value
 
 
+ORIGIN_RE = re.compile(r"^https?://[a-z0-9.-]+(:\d{1,5})?$")
+
+
+def _origin(value: str) -> str:
+    value = value.strip().rstrip("/").lower()
+    if not ORIGIN_RE.fullmatch(value):
+        raise ValueError("an origin is scheme://host[:port], e.g. https://www.bank.example")
+    return value
+
+
+Origin = Annotated[str, AfterValidator(_origin)]
 Slug = Annotated[str, AfterValidator(_slug)]
 Hashtag = Annotated[str, AfterValidator(_hashtag)]
 Handle = Annotated[str, AfterValidator(_handle)]
@@ -55,6 +66,8 @@ class LiveEventFields(BaseModel):
     ends_at: AwareDatetime = None
     # HTTPS only: the page is served over HTTPS inside the brand's site.
     stream_url: HttpUrl | None = None
+    # Who may frame the audience page: exact origins (scheme://host[:port]). Empty: any HTTPS.
+    embed_origins: list[Origin] | None = Field(None, max_length=20)
 
     @model_validator(mode="after")
     def _check(self) -> "LiveEventFields":
@@ -99,5 +112,6 @@ class LiveEventOut(BaseModel):
     starts_at: datetime | None
     ends_at: datetime | None
     stream_url: str
+    embed_origins: list[str]
     state: LiveEventState
     last_seq: int

@@ -2,7 +2,7 @@ import asyncio
 from typing import Any
 
 import tweepy
-from fastapi import APIRouter, BackgroundTasks, Request
+from fastapi import APIRouter, BackgroundTasks, Depends, Request
 
 from app.accounts.deps import Admin, Moderator
 from app.db import SessionDep
@@ -13,11 +13,12 @@ from app.ingest.models import IngestSource
 from app.ingest.schemas import SourceOut, XSourceIn
 from app.ingest.sources.x_search import XSearchConfig
 from app.ingest.sources.x_stream import XStreamConfig
+from app.security import csrf_protect
 from app.x.client import make_client
 from app.x.reading import validate_rule, whoami
 from app.x.rules import RuleOptions, build_rule
 
-router = APIRouter(prefix="/api/v1", tags=["sources"])
+router = APIRouter(prefix="/api/v1", tags=["sources"], dependencies=[Depends(csrf_protect)])
 
 
 @router.get("/events/{slug}/sources")

@@ -1,6 +1,6 @@
 from typing import Annotated
 
-from fastapi import APIRouter, Body, Query, Request
+from fastapi import APIRouter, Body, Depends, Query, Request
 
 from app.accounts.deps import Moderator, Presenter
 from app.db import SessionDep
@@ -24,8 +24,9 @@ from app.questions.schemas import (
     TransitionOut,
 )
 from app.questions.states import Action, Status
+from app.security import TooManyRequests, client_key, csrf_protect
 
-router = APIRouter(prefix="/api/v1", tags=["questions"])
+router = APIRouter(prefix="/api/v1", tags=["questions"], dependencies=[Depends(csrf_protect)])
 
 OptionalAction = Annotated[ActionIn | None, Body()]
 
@@ -54,8 +55,20 @@ async def question_counts(slug: str, session: SessionDep, _: Presenter) -> Quest
 
 
 @router.post("/events/{slug}/questions", status_code=201)
-async def ask_question(slug: str, data: AudienceQuestionIn, session: SessionDep) -> PublicQuestion:
-    """An audience question from the Tribune page (public). It waits for moderation."""
+async def ask_question(
+    slug: str, data: AudienceQuestionIn, request: Request, session: SessionDep
+) -> PublicQuestion:
+    """An audience question from the Tribune page (public). It waits for moderation.
+
+    One client may ask a few a minute (TRIBUNE_AUDIENCE_QUESTIONS_PER_MINUTE): a 429 says when
+    to try again."""
+    settings = request.app.state.settings
+    wait = request.app.state.audience_limiter.hit(client_key(request, settings.trusted_proxies))
+    if wait is not None:
+        raise TooManyRequests(
+            f"too many questions from you; try again in {int(wait) + 1} s",
+            retry_after=int(wait) + 1,
+        )
     live_event = await events.get_by_slug(session, slug)
     question = await service.ask(session, live_event, data.text, data.author_name)
     view = await service.question_view(session, question)

@@ -40,6 +40,17 @@ def _frame(kind: str, seq: int, **fields: object) -> str:
     return json.dumps({"seq": seq, "type": kind, **fields}, separators=(",", ":"))
 
 
+def _origin_allowed(websocket: WebSocket, settings: Settings) -> bool:
+    """No Origin (not a browser) passes; a browser's must be Tribune's own or listed, exactly
+    ("null" and look-alikes never match)."""
+    origin = websocket.headers.get("origin")
+    if origin is None:
+        return True
+    scheme = "https" if websocket.url.scheme == "wss" else "http"
+    own = f"{scheme}://{websocket.headers.get('host', '')}"
+    return origin == own or origin in settings.allowed_origins
+
+
 async def _authorise(
     websocket: WebSocket, maker: async_sessionmaker[AsyncSession], slug: str, channel: Channel
 ) -> LiveEvent | None:
@@ -139,6 +150,10 @@ async def channel_socket(websocket: WebSocket, slug: str, channel: str, after: i
         chan = Channel(channel)
     except ValueError:
         await websocket.close(CLOSE_POLICY, "unknown channel")
+        return
+    if CHANNEL_ROLES[chan] is not None and not _origin_allowed(websocket, settings):
+        # A page on another site must not ride a moderator's cookie into these channels.
+        await websocket.close(CLOSE_POLICY, "origin not allowed")
         return
     live_event = await _authorise(websocket, maker, slug, chan)
     if live_event is None:

@@ -24,6 +24,7 @@ function payload() {
     ends_at: f.ends_at.value ? new Date(f.ends_at.value).toISOString() : null,
   };
   if (f.stream_url.value.trim()) body.stream_url = f.stream_url.value.trim();
+  body.embed_origins = f.embed_origins.value.split(/[,\s]+/).map((o) => o.trim()).filter(Boolean);
   if (f.slug) body.slug = f.slug.value.trim();
   return body;
 }

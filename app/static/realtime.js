@@ -79,7 +79,11 @@ export async function api(path, { method = "GET", body } = {}) {
   const response = await fetch(path, {
     method,
     credentials: "same-origin",
-    headers: body === undefined ? {} : { "Content-Type": "application/json" },
+    headers: {
+      // Every state-changing call carries the page's CSRF token (app/security.py).
+      "X-CSRF-Token": document.querySelector('meta[name="csrf-token"]')?.content || "",
+      ...(body === undefined ? {} : { "Content-Type": "application/json" }),
+    },
     body: body === undefined ? undefined : JSON.stringify(body),
   });
   const data = await response.json().catch(() => ({}));

@@ -1,8 +1,9 @@
+import secrets
 from html import escape
 from typing import Annotated, Any
 from urllib.parse import quote
 
-from fastapi import APIRouter, Form, Request
+from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 
@@ -19,8 +20,15 @@ from app.publishing import service as publishing
 from app.questions import service as questions
 from app.questions.models import Category
 from app.questions.states import Status
+from app.security import (
+    DEFAULT_EMBED_ANCESTORS,
+    PRE_SESSION_COOKIE,
+    csp,
+    csrf_protect,
+    token_for,
+)
 
-router = APIRouter(include_in_schema=False)
+router = APIRouter(include_in_schema=False, dependencies=[Depends(csrf_protect)])
 templates = Jinja2Templates(directory=TEMPLATES_DIR)
 
 # What the console loads at first, per status: the rest comes page by page as it scrolls.
@@ -55,6 +63,8 @@ def _forbidden(request: Request, user: User) -> HTMLResponse:
 
 
 def _page(request: Request, name: str, user: User | None, **context: Any) -> HTMLResponse:
+    secret = request.app.state.settings.secret_key.get_secret_value()
+    context.setdefault("csrf_token", token_for(request, secret))
     return templates.TemplateResponse(request, name, {"user": user, **context})
 
 
@@ -65,7 +75,17 @@ async def home(user: OptionalUser) -> RedirectResponse:
 
 @router.get("/login", response_model=None)
 async def login_form(request: Request, user: OptionalUser, next: str = "/admin") -> HTMLResponse:
-    return _page(request, "login.html", user, next=_safe_next(next), error="")
+    # No session yet to bind a CSRF token to: a random cookie that the form must echo.
+    pre = request.cookies.get(PRE_SESSION_COOKIE) or secrets.token_urlsafe(32)
+    response = _page(request, "login.html", user, next=_safe_next(next), error="", csrf_token=pre)
+    response.set_cookie(
+        PRE_SESSION_COOKIE,
+        pre,
+        httponly=True,
+        samesite="strict",
+        secure=request.url.scheme == "https",
+    )
+    return response
 
 
 def _safe_next(target: str) -> str:
@@ -86,7 +106,12 @@ async def login(
         return templates.TemplateResponse(
             request,
             "login.html",
-            {"user": None, "next": _safe_next(next), "error": "Wrong username or password."},
+            {
+                "user": None,
+                "next": _safe_next(next),
+                "error": "Wrong username or password.",
+                "csrf_token": request.cookies.get(PRE_SESSION_COOKIE, ""),
+            },
             status_code=401,
         )
     token = await accounts.create_web_session(
@@ -223,7 +248,7 @@ async def present(request: Request, slug: str, session: SessionDep, user: Option
 async def live(request: Request, slug: str, session: SessionDep) -> Response:
     live_event = await events.get_by_slug(session, slug)
     snapshot = await questions.public_snapshot(session, live_event)
-    return _page(
+    response = _page(
         request,
         "live.html",
         None,
@@ -231,3 +256,7 @@ async def live(request: Request, slug: str, session: SessionDep) -> Response:
         initial=snapshot.model_dump(mode="json"),
         player=events.player_url(live_event.stream_url, request.url.hostname or ""),
     )
+    # The one page made to be framed: by the LiveEvent's embedding origins only.
+    ancestors = " ".join(live_event.embed_origins) or DEFAULT_EMBED_ANCESTORS
+    response.headers["Content-Security-Policy"] = csp(f"'self' {ancestors}")
+    return response

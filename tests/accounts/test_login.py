@@ -8,13 +8,11 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.accounts.models import Role, User
 from app.accounts.service import authenticate
-from tests.conftest import Actor, LiveServer, make_actor
+from tests.conftest import Actor, LiveServer, browser_login, make_actor, page_token
 
 
 async def login(http: httpx.AsyncClient, username: str, password: str) -> httpx.Response:
-    return await http.post(
-        "/login", data={"username": username, "password": password, "next": "/moderate/ask-test"}
-    )
+    return await browser_login(http, username, password, "/moderate/ask-test")
 
 
 async def test_login_sets_a_safe_cookie_and_logout_revokes_it(
@@ -25,7 +23,7 @@ async def test_login_sets_a_safe_cookie_and_logout_revokes_it(
         assert anonymous.status_code == 303
         assert anonymous.headers["location"] == "/login?next=/moderate/ask-test"
         response = await login(http, "mo", "password-123")
-        assert response.status_code == 303
+        assert response.status_code == 303, response.text
         assert response.headers["location"] == "/moderate/ask-test"
         cookie = response.headers["set-cookie"].lower()
         assert "httponly" in cookie
@@ -36,7 +34,8 @@ async def test_login_sets_a_safe_cookie_and_logout_revokes_it(
         me = (await http.get("/api/v1/me")).json()
         assert (me["username"], me["role"]) == ("mo", "moderator")
         stolen = dict(http.cookies)
-        await http.post("/logout")
+        token = await page_token(http, "/moderate/ask-test")
+        await http.post("/logout", data={"csrf_token": token})
     async with httpx.AsyncClient(base_url=live_server.url, cookies=stolen) as replay:
         assert (await replay.get("/api/v1/me")).status_code == 401
         assert (await replay.get("/moderate/ask-test")).status_code == 303
@@ -49,10 +48,7 @@ async def test_wrong_password_and_open_redirects(live_server: LiveServer, modera
         assert "Wrong username or password" in wrong.text
         unknown = await login(http, "nobody", "password-123")
         assert unknown.status_code == 401
-        evil = await http.post(
-            "/login",
-            data={"username": "mo", "password": "password-123", "next": "//evil.example/x"},
-        )
+        evil = await browser_login(http, "mo", "password-123", "//evil.example/x")
         assert evil.headers["location"] == "/admin"
 
 

@@ -42,8 +42,16 @@ async def test_a_question_from_the_page_inside_a_third_party_iframe_reaches_the_
     live_server: LiveServer,
     live_event: dict[str, Any],
     moderator: Actor,
+    admin: Actor,
+    http: httpx.AsyncClient,
     brand_site: str,
 ) -> None:
+    # The operator lists the brand's site among the origins allowed to frame the page.
+    brand_origin = brand_site.rsplit("/", 1)[0]
+    allowed = await http.patch(
+        "/api/v1/events/ask-test", json={"embed_origins": [brand_origin]}, headers=admin.headers
+    )
+    assert allowed.status_code == 200, allowed.text
     console = await logged_in(browser, live_server.url, "mo", "/moderate/ask-test")
     page = await (await browser.new_context(viewport={"width": 390, "height": 844})).new_page()
     await page.goto(brand_site)

@@ -66,6 +66,7 @@ def x_settings(db_path: Path, sandbox: Sandbox, **overrides: Any) -> Settings:
         "secret_key": SecretStr(TEST_SECRET),
         "heartbeat_seconds": 0.5,
         "poll_seconds": 0.2,
+        "audience_questions_per_minute": 10_000,
         "x_api_base_url": sandbox.url,
         "x_bearer_token": SecretStr("sandbox-bearer"),
         "x_consumer_key": SecretStr("sandbox-consumer-key"),

@@ -5,7 +5,7 @@ from typing import Any
 
 import httpx
 
-from tests.conftest import Actor, LiveServer
+from tests.conftest import Actor, LiveServer, browser_login
 from tests.x.conftest import ACCOUNT, Sandbox, message, wait_until
 
 
@@ -129,7 +129,7 @@ async def test_401_stops_the_source_with_a_reason_and_no_reconnect_loop(
         assert "401" in again["status_detail"]
         assert sandbox.stats()["requests"]["stream"] == attempts, "it never reached the stream"
         # The operator's page says why.
-        await http.post("/login", data={"username": "ada", "password": "password-123"})
+        await browser_login(http, "ada", "password-123")
         page = await http.get("/admin/events/ask-test")
     assert page.status_code == 200
     assert "stopped" in page.text
