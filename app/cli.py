@@ -152,6 +152,44 @@ def user_create(
     typer.echo(f"created {role.value} {name}")
 
 
+@user_cli.command("list")
+def user_list() -> None:
+    """Every user with their role and whether they may log in."""
+
+    async def work(session: AsyncSession) -> list[tuple[str, str, bool]]:
+        return [(u.username, u.role.value, u.is_active) for u in await accounts.list_users(session)]
+
+    for username, role, active in _in_transaction(get_settings(), work):
+        typer.echo(f"{username:<24} {role:<14} {'active' if active else 'disabled'}")
+
+
+@user_cli.command("disable")
+def user_disable(name: str) -> None:
+    """Disable a user: their sessions and tokens stop working at once, and their open
+    sockets close within seconds."""
+
+    async def work(session: AsyncSession) -> None:
+        await accounts.disable_user(session, await accounts.get_user(session, name))
+
+    _in_transaction(get_settings(), work)
+    typer.echo(f"disabled {name}")
+
+
+@user_cli.command("set-password")
+def user_set_password(
+    name: str,
+    password_stdin: Annotated[bool, typer.Option(help="Read the password from stdin.")] = False,
+) -> None:
+    """Set a user's password; their existing sessions end."""
+    password = _read_password(password_stdin)
+
+    async def work(session: AsyncSession) -> None:
+        await accounts.set_password(session, await accounts.get_user(session, name), password)
+
+    _in_transaction(get_settings(), work)
+    typer.echo(f"password changed for {name}")
+
+
 @token_cli.command("create")
 def token_create(
     name: Annotated[str, typer.Argument(help="The user the token acts as.")],

@@ -155,3 +155,30 @@ def test_demo_serves_replayed_questions_within_ten_seconds(tmp_path: Path) -> No
         process.wait(10)
         if process.stdout is not None:
             process.stdout.close()
+
+
+def test_user_list_disable_and_set_password(env: dict[str, str]) -> None:
+    invoke("db", "upgrade")
+    invoke(
+        "user", "create", "mo", "--role", "moderator", "--password-stdin", stdin="long-password\n"
+    )
+    invoke(
+        "user",
+        "create",
+        "claire",
+        "--role",
+        "spokesperson",
+        "--password-stdin",
+        stdin="long-password\n",
+    )
+    listing = invoke("user", "list")
+    assert re.search(r"claire\s+spokesperson\s+active", listing)
+    assert "changed" in invoke(
+        "user", "set-password", "mo", "--password-stdin", stdin="another-long-password\n"
+    )
+    assert "disabled mo" in invoke("user", "disable", "mo")
+    assert re.search(r"mo\s+moderator\s+disabled", invoke("user", "list"))
+    short = runner.invoke(
+        cli, ["user", "set-password", "claire", "--password-stdin"], input="short\n"
+    )
+    assert short.exit_code == 1

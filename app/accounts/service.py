@@ -7,7 +7,7 @@ from datetime import timedelta
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import delete, select
+from sqlalchemy import delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.accounts.models import ApiToken, Role, User, WebSession
@@ -120,3 +120,30 @@ async def user_for_web_session(session: AsyncSession, token: str) -> User | None
 
 async def end_web_session(session: AsyncSession, token: str) -> None:
     await session.execute(delete(WebSession).where(WebSession.token_hash == _digest(token)))
+
+
+async def list_users(session: AsyncSession) -> list[User]:
+    return list((await session.scalars(select(User).order_by(User.username))).all())
+
+
+async def end_sessions(session: AsyncSession, user: User) -> None:
+    """Every login session of the user ends (their sockets notice within seconds)."""
+    await session.execute(delete(WebSession).where(WebSession.user_id == user.id))
+
+
+async def disable_user(session: AsyncSession, user: User) -> None:
+    """The user can no longer log in, and nothing they hold works any more."""
+    user.is_active = False
+    await end_sessions(session, user)
+    await session.execute(
+        update(ApiToken)
+        .where(ApiToken.user_id == user.id, ApiToken.revoked_at.is_(None))
+        .values(revoked_at=utcnow())
+    )
+
+
+async def set_password(session: AsyncSession, user: User, password: str) -> None:
+    if len(password) < MIN_PASSWORD_LENGTH:
+        raise Invalid(f"password: at least {MIN_PASSWORD_LENGTH} characters")
+    user.password_hash = hash_password(password)
+    await end_sessions(session, user)

@@ -125,6 +125,34 @@ async def _pump(websocket: WebSocket, sub: Subscriber, sent: int, heartbeat: flo
         sent = seq
 
 
+# How often an authenticated socket checks that its user may still be here: logging out,
+# a revoked session or a disabled account closes it within this long.
+AUTH_RECHECK_SECONDS = 2.0
+CLOSE_SIGNED_OUT = 4003
+
+
+async def _watch_credentials(
+    websocket: WebSocket, maker: async_sessionmaker[AsyncSession], channel: Channel
+) -> None:
+    roles = CHANNEL_ROLES[channel]
+    if roles is None:
+        await asyncio.Event().wait()  # public: nothing to watch, ever
+    while True:
+        await asyncio.sleep(AUTH_RECHECK_SECONDS)
+        async with maker() as session:
+            try:
+                user = await user_from_credentials(
+                    session,
+                    websocket.headers.get("authorization"),
+                    websocket.cookies.get(SESSION_COOKIE),
+                )
+            except AppError:
+                user = None
+        if user is None or roles is None or user.role not in roles:
+            await websocket.close(CLOSE_SIGNED_OUT, "signed out")
+            return
+
+
 async def _drain_client(websocket: WebSocket) -> None:
     """Read (and ignore) what the client sends, so a closed socket is noticed at once."""
     with contextlib.suppress(WebSocketDisconnect):
@@ -179,7 +207,10 @@ async def channel_socket(websocket: WebSocket, slug: str, channel: str, after: i
         sent = await _replay(websocket, maker, live_event.id, chan, after, current)
         pump = asyncio.create_task(_pump(websocket, sub, sent, settings.heartbeat_seconds))
         drain = asyncio.create_task(_drain_client(websocket))
-        done, pending = await asyncio.wait({pump, drain}, return_when=asyncio.FIRST_COMPLETED)
+        watch = asyncio.create_task(_watch_credentials(websocket, maker, chan))
+        done, pending = await asyncio.wait(
+            {pump, drain, watch}, return_when=asyncio.FIRST_COMPLETED
+        )
         for task in pending:
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):
