@@ -123,6 +123,8 @@ def _run(app: FastAPI, settings: Settings, host: str, port: int) -> None:
         # Tribune decides whom to believe about X-Forwarded-For (TRIBUNE_TRUSTED_PROXIES);
         # uvicorn's own handling would trust it from 127.0.0.1 and rewrite the client address.
         proxy_headers=False,
+        # No client message needs more (they send nothing but pings): 64 KiB.
+        ws_max_size=64 * 1024,
     )
 
 

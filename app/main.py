@@ -22,7 +22,7 @@ from app.publishing.worker import PublishingWorker
 from app.questions.router import router as questions_router
 from app.realtime.hub import Hub
 from app.realtime.router import router as realtime_router
-from app.security import BodyLimit, SecurityHeaders, SlidingWindow
+from app.security import BodyLimit, LoginLimits, SecurityHeaders, SlidingWindow
 from app.web.router import router as web_router
 
 BackgroundJob = Callable[[FastAPI], Coroutine[Any, Any, None]]
@@ -91,6 +91,7 @@ def create_app(
     app.add_middleware(SecurityHeaders)
     app.add_middleware(BodyLimit)
     app.state.audience_limiter = SlidingWindow(settings.audience_questions_per_minute, 60)
+    app.state.login_limits = LoginLimits()
     for router in (
         accounts_router,
         events_router,

@@ -216,6 +216,16 @@ class SlidingWindow:
         self.seconds = seconds
         self._events: dict[str, deque[float]] = {}
 
+    def full(self, key: str, now: float | None = None) -> bool:
+        """Whether one more event would be refused (counts nothing)."""
+        now = now if now is not None else time.monotonic()
+        events = self._events.get(key)
+        if not events:
+            return False
+        while events and events[0] <= now - self.seconds:
+            events.popleft()
+        return len(events) >= self.limit
+
     def hit(self, key: str, now: float | None = None) -> float | None:
         """Count one event; None if allowed, else the seconds until one is."""
         now = now if now is not None else time.monotonic()
@@ -251,3 +261,24 @@ def _trusted(address: str, proxies: list[str]) -> bool:
     except ValueError:
         return False
     return any(ip in ipaddress.ip_network(p, strict=False) for p in proxies)
+
+
+class LoginLimits:
+    """Failed logins, counted per account and per client: guessing is slowed down either way
+    (one account from many addresses, or many accounts from one)."""
+
+    # Per account: 5 failures in 15 minutes. Per client: 20 (an office shares an address).
+    ACCOUNT_FAILURES = 5
+    CLIENT_FAILURES = 20
+    WINDOW_SECONDS = 15 * 60
+
+    def __init__(self) -> None:
+        self._accounts = SlidingWindow(self.ACCOUNT_FAILURES, self.WINDOW_SECONDS)
+        self._clients = SlidingWindow(self.CLIENT_FAILURES, self.WINDOW_SECONDS)
+
+    def blocked(self, account: str, client: str, now: float | None = None) -> bool:
+        return self._accounts.full(account, now) or self._clients.full(client, now)
+
+    def failed(self, account: str, client: str, now: float | None = None) -> None:
+        self._accounts.hit(account, now)
+        self._clients.hit(client, now)

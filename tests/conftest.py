@@ -114,6 +114,7 @@ def serve_in_thread(app: FastAPI, port: int | None = None) -> Iterator[LiveServe
         ws="websockets-sansio",
         log_level="warning",
         proxy_headers=False,  # as `tribune serve` runs it
+        ws_max_size=64 * 1024,
         lifespan="on",
     )
     server = uvicorn.Server(config)

@@ -160,3 +160,29 @@ async def test_sockets_refuse_other_origins(
     own.headers["Origin"] = live_server.url
     async with own:
         assert (await own.recv())["type"] == "hello"
+
+
+async def test_logins_are_throttled_per_account(live_server: LiveServer, moderator: Actor) -> None:
+    async with httpx.AsyncClient(base_url=live_server.url) as browser:
+        for _ in range(5):
+            wrong = await browser_login(browser, "mo", "not-the-password")
+            assert wrong.status_code == 401
+        # Even the right password waits now: guessing cannot go on.
+        blocked = await browser_login(browser, "mo", "password-123")
+        assert blocked.status_code == 429
+        assert "Too many failed attempts" in blocked.text
+        # Another account from the same client is not locked out by it.
+        other = await browser_login(browser, "nobody", "whatever-1")
+        assert other.status_code == 401
+
+
+def test_direction_and_width_tricks_are_stripped() -> None:
+    from app.ingest.xpayload import clean_text
+    from app.questions.schemas import AudienceQuestionIn
+
+    spoof = "Pay at \u202egnp.exe\u202c now\u200b!"
+    assert clean_text(spoof) == "Pay at gnp.exe now!"
+    family = "\U0001f468\u200d\U0001f469\u200d\U0001f467"
+    assert clean_text(family) == family, "emoji sequences keep their joiners"
+    asked = AudienceQuestionIn(text="\u2066Hello\u2069", author_name="\ufeffInès\u200f")
+    assert (asked.text, asked.author_name) == ("Hello", "Inès")

@@ -11,6 +11,18 @@ from typing import Any
 
 from app.ingest.schemas import NormalisedPost
 
+# Bidi overrides, embeddings and isolates, and invisible zero-width characters: they make a
+# post read differently from what it says (a classic for spoofed names and links). Zero-width
+# joiners and non-joiners stay: emoji sequences and Persian or Indic text need them.
+_INVISIBLE = dict.fromkeys(
+    [*range(0x202A, 0x202F), *range(0x2066, 0x206A), 0x200B, 0x200E, 0x200F, 0x2060, 0xFEFF]
+)
+
+
+def clean_text(text: str) -> str:
+    """Text as people should see it: invisible direction and width tricks removed."""
+    return text.translate(_INVISIBLE)
+
 
 class PayloadError(ValueError):
     """A payload that is not an X v2 post: reported and skipped, never fatal to a source."""
@@ -57,10 +69,10 @@ def parse_post(
         source=source,
         external_id=post_id,
         author_id=author_id,
-        author_handle=str(author.get("username", "")),
-        author_name=str(author.get("name", "")),
+        author_handle=clean_text(str(author.get("username", ""))),
+        author_name=clean_text(str(author.get("name", ""))),
         author_avatar_url=str(author.get("profile_image_url", "")),
-        text=html.unescape(escaped),
+        text=clean_text(html.unescape(escaped)),
         lang=str(data.get("lang", "") or ""),
         posted_at=parse_time(created) if created else datetime.now(UTC),
         is_retweet=is_retweet,

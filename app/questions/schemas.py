@@ -1,10 +1,17 @@
 from datetime import datetime
+from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 
+from app.ingest.xpayload import clean_text
 from app.publishing.models import DeliveryStatus, XMode
 from app.questions.models import Category, Origin
 from app.questions.states import Status
+
+
+def _clean(value: object) -> object:
+    return clean_text(value).strip() if isinstance(value, str) else value
+
 
 # The audience form's limit; a network post may be longer (X's long posts).
 AUDIENCE_TEXT_MAX = 500
@@ -28,8 +35,10 @@ class NewQuestion(BaseModel):
 class AudienceQuestionIn(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
-    text: str = Field(min_length=1, max_length=AUDIENCE_TEXT_MAX)
-    author_name: str | None = Field(None, max_length=80)
+    text: Annotated[str, BeforeValidator(_clean)] = Field(
+        min_length=1, max_length=AUDIENCE_TEXT_MAX
+    )
+    author_name: Annotated[str | None, BeforeValidator(_clean)] = Field(None, max_length=80)
 
 
 class ActionIn(BaseModel):

@@ -23,6 +23,7 @@ from app.questions.states import Status
 from app.security import (
     DEFAULT_EMBED_ANCESTORS,
     PRE_SESSION_COOKIE,
+    client_key,
     csp,
     csrf_protect,
     token_for,
@@ -101,8 +102,24 @@ async def login(
     password: Annotated[str, Form()],
     next: Annotated[str, Form()] = "/admin",
 ) -> Response:
+    limits = request.app.state.login_limits
+    client = client_key(request, request.app.state.settings.trusted_proxies)
+    account = username.strip().lower()
+    if limits.blocked(account, client):
+        return templates.TemplateResponse(
+            request,
+            "login.html",
+            {
+                "user": None,
+                "next": _safe_next(next),
+                "error": "Too many failed attempts; wait a few minutes and try again.",
+                "csrf_token": request.cookies.get(PRE_SESSION_COOKIE, ""),
+            },
+            status_code=429,
+        )
     user = await accounts.authenticate(session, username.strip(), password)
     if user is None:
+        limits.failed(account, client)
         return templates.TemplateResponse(
             request,
             "login.html",
