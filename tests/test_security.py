@@ -7,7 +7,7 @@ from typing import Any
 import httpx
 import pytest
 from fastapi.routing import APIRoute
-from websockets.exceptions import InvalidStatus
+from websockets.exceptions import ConnectionClosed, InvalidStatus
 
 from app.config import Settings
 from app.main import create_app
@@ -186,3 +186,38 @@ def test_direction_and_width_tricks_are_stripped() -> None:
     assert clean_text(family) == family, "emoji sequences keep their joiners"
     asked = AudienceQuestionIn(text="\u2066Hello\u2069", author_name="\ufeffInès\u200f")
     assert (asked.text, asked.author_name) == ("Hello", "Inès")
+
+
+async def test_sockets_take_no_commands_and_refuse_floods(
+    live_server: LiveServer,
+    http: httpx.AsyncClient,
+    live_event: dict[str, Any],
+    moderator: Actor,
+    spokesperson: Actor,
+) -> None:
+    question = await ask(http, "Approve me through the socket?")
+    url = f"{live_server.ws_url}/ws/events/ask-test/presenter?after=0"
+    async with Channel(url, spokesperson.token) as channel:
+        assert (await channel.recv())["type"] == "hello"
+        assert channel.conn is not None
+        await channel.conn.send(f'{{"action": "approve", "id": {question["id"]}}}')
+        reply = await channel.recv()
+        while reply["type"] == "heartbeat":
+            reply = await channel.recv()
+        assert reply["type"] == "error"
+        assert "takes no commands" in reply["message"]
+        for _ in range(30):
+            await channel.conn.send("ping")
+
+        async def until_closed() -> None:
+            while True:
+                await channel.recv()
+
+        with pytest.raises(ConnectionClosed) as closed:
+            await until_closed()
+        assert closed.value.rcvd is not None
+        assert closed.value.rcvd.code == 1008
+    current = (
+        await http.get(f"/api/v1/questions/{question['id']}", headers=moderator.headers)
+    ).json()
+    assert (current["status"], current["version"]) == ("pending", 1), "nothing changed"

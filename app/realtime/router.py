@@ -25,6 +25,7 @@ from app.realtime.schemas import (
     Channel,
 )
 from app.realtime.service import channel_column
+from app.security import SlidingWindow
 
 log = logging.getLogger(__name__)
 
@@ -153,13 +154,30 @@ async def _watch_credentials(
             return
 
 
+# A client may send a few pings; anything faster is abuse (the sockets take no commands).
+CLIENT_MESSAGES_PER_SECOND = 10
+
+
 async def _drain_client(websocket: WebSocket) -> None:
-    """Read (and ignore) what the client sends, so a closed socket is noticed at once."""
+    """Read what the client sends, so a closed socket is noticed at once.
+
+    Sockets only carry updates out: the one message a client may send is "ping". Anything
+    else (an attempt to act through the socket) is answered with an error and changes
+    nothing; actions go through the API, where every one is authorised. A flood closes it.
+    """
+    window = SlidingWindow(CLIENT_MESSAGES_PER_SECOND, 1.0)
     with contextlib.suppress(WebSocketDisconnect):
         while True:
             message = await websocket.receive_text()
+            if window.hit("client") is not None:
+                await websocket.close(CLOSE_POLICY, "too many messages")
+                return
             if message == "ping":
                 await websocket.send_text(_frame("pong", -1))
+            else:
+                await websocket.send_text(
+                    _frame("error", -1, message="this socket takes no commands; use the API")
+                )
 
 
 @router.websocket("/ws/events/{slug}/{channel}")
