@@ -94,6 +94,21 @@ def _safe_next(target: str) -> str:
     return target if target.startswith("/") and not target.startswith("//") else "/admin"
 
 
+def _login_again(request: Request, next: str, error: str, status: int) -> HTMLResponse:
+    """The login form once more, with what went wrong (same pre-login CSRF cookie)."""
+    return templates.TemplateResponse(
+        request,
+        "login.html",
+        {
+            "user": None,
+            "next": _safe_next(next),
+            "error": error,
+            "csrf_token": request.cookies.get(PRE_SESSION_COOKIE, ""),
+        },
+        status_code=status,
+    )
+
+
 @router.post("/login", response_model=None)
 async def login(
     request: Request,
@@ -106,31 +121,13 @@ async def login(
     client = client_key(request, request.app.state.settings.trusted_proxies)
     account = username.strip().lower()
     if limits.blocked(account, client):
-        return templates.TemplateResponse(
-            request,
-            "login.html",
-            {
-                "user": None,
-                "next": _safe_next(next),
-                "error": "Too many failed attempts; wait a few minutes and try again.",
-                "csrf_token": request.cookies.get(PRE_SESSION_COOKIE, ""),
-            },
-            status_code=429,
+        return _login_again(
+            request, next, "Too many failed attempts; wait a few minutes and try again.", 429
         )
     user = await accounts.authenticate(session, username.strip(), password)
     if user is None:
         limits.failed(account, client)
-        return templates.TemplateResponse(
-            request,
-            "login.html",
-            {
-                "user": None,
-                "next": _safe_next(next),
-                "error": "Wrong username or password.",
-                "csrf_token": request.cookies.get(PRE_SESSION_COOKIE, ""),
-            },
-            status_code=401,
-        )
+        return _login_again(request, next, "Wrong username or password.", 401)
     token = await accounts.create_web_session(
         session, user, request.app.state.settings.session_hours
     )
