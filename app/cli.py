@@ -36,6 +36,7 @@ from app.ingest.runner import play
 from app.ingest.schemas import IngestResult
 from app.ingest.sources.replay import ReplayConfig, ReplaySource
 from app.main import BackgroundJob, create_app
+from app.serving import uvicorn_options
 from app.xsandbox.app import create_sandbox_app
 from app.xsandbox.state import load_recording
 
@@ -107,25 +108,8 @@ def _serve(
     _run(create_app(settings, run_sources=sources, background=background), settings, host, port)
 
 
-# On shutdown uvicorn waits for open HTTP responses; a long-lived one (the demo's sandbox
-# stream) must not hold a stop forever. Sockets are closed by uvicorn itself.
-GRACEFUL_SHUTDOWN_SECONDS = 3
-
-
 def _run(app: FastAPI, settings: Settings, host: str, port: int) -> None:
-    uvicorn.run(
-        app,
-        host=host,
-        port=port,
-        log_level=settings.log_level.lower(),
-        ws="websockets-sansio",
-        timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_SECONDS,
-        # Tribune decides whom to believe about X-Forwarded-For (TRIBUNE_TRUSTED_PROXIES);
-        # uvicorn's own handling would trust it from 127.0.0.1 and rewrite the client address.
-        proxy_headers=False,
-        # No client message needs more (they send nothing but pings): 64 KiB.
-        ws_max_size=64 * 1024,
-    )
+    uvicorn.run(app, host=host, port=port, **uvicorn_options(settings.log_level))
 
 
 def _read_password(from_stdin: bool) -> str:

@@ -31,6 +31,7 @@ from app.accounts.models import Role
 from app.config import Settings
 from app.db import make_engine, make_sessionmaker, unit_of_work
 from app.main import create_app
+from app.serving import uvicorn_options
 
 PG_ADMIN_DSN = os.environ.get("TRIBUNE_TEST_PG_DSN", "postgresql://postgres@127.0.0.1:5432/test")
 TEST_SECRET = "test-secret-key-not-for-production-0123456789"
@@ -111,11 +112,8 @@ def serve_in_thread(app: FastAPI, port: int | None = None) -> Iterator[LiveServe
         app,
         host="127.0.0.1",
         port=port,
-        ws="websockets-sansio",
-        log_level="warning",
-        proxy_headers=False,  # as `tribune serve` runs it
-        ws_max_size=64 * 1024,
         lifespan="on",
+        **uvicorn_options("warning"),  # as `tribune serve` runs it
     )
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, daemon=True)
