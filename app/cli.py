@@ -222,6 +222,50 @@ def event_create(
     typer.echo(f"created LiveEvent {slug}")
 
 
+@event_cli.command("assign")
+def event_assign(
+    slug: str,
+    name: Annotated[str, typer.Argument(help="The user to put on the team.")],
+    role: Annotated[
+        Role | None, typer.Option(help="moderator or spokesperson; default: the account's role")
+    ] = None,
+) -> None:
+    """Put a user on a LiveEvent's team (or change their role there)."""
+
+    async def work(session: AsyncSession) -> str:
+        live_event = await events.get_by_slug(session, slug)
+        user = await accounts.get_user(session, name)
+        return (await events.assign(session, live_event, user, role)).role.value
+
+    typer.echo(f"{name} is {_in_transaction(get_settings(), work)} on {slug}")
+
+
+@event_cli.command("unassign")
+def event_unassign(slug: str, name: str) -> None:
+    """Take a user off a LiveEvent's team; their open screens for it close within seconds."""
+
+    async def work(session: AsyncSession) -> None:
+        live_event = await events.get_by_slug(session, slug)
+        await events.unassign(session, live_event, await accounts.get_user(session, name))
+
+    _in_transaction(get_settings(), work)
+    typer.echo(f"{name} is off the team of {slug}")
+
+
+@event_cli.command("team")
+def event_team(slug: str) -> None:
+    """Who works a LiveEvent, and as what (admins run every LiveEvent)."""
+
+    async def work(session: AsyncSession) -> list[tuple[str, str, bool]]:
+        live_event = await events.get_by_slug(session, slug)
+        return [
+            (m.username, m.role.value, m.is_active) for m in await events.team(session, live_event)
+        ]
+
+    for username, role, active in _in_transaction(get_settings(), work):
+        typer.echo(f"{username:<24} {role:<14} {'active' if active else 'disabled'}")
+
+
 async def _add_source(settings: Settings, slug: str, config: ReplayConfig, enabled: bool) -> int:
     async def work(session: AsyncSession) -> int:
         live_event = await events.get_by_slug(session, slug)

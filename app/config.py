@@ -43,6 +43,9 @@ class Settings(BaseSettings):
     # Per-connection send queue. A client that lets this many messages pile up is disconnected
     # and resumes from its last seq: it must never slow the other clients down.
     ws_queue_size: int = 512
+    # Staff sockets one account may hold open on a worker (each screen is one; a few tabs and
+    # devices fit). Beyond it a new socket is refused: a leaked token cannot open thousands.
+    ws_connections_per_user: int = 12
     # Pages show "stale" when no message arrives for about twice this long.
     heartbeat_seconds: float = 10.0
     # Each worker also polls the update log this often while it has subscribers, so an update

@@ -88,8 +88,10 @@ async def _seed(settings: Settings, speed: float) -> str:
     engine = make_engine(settings.database_url)
     try:
         async with unit_of_work(make_sessionmaker(engine), NullNotifier()) as session:
-            for username, role, name, password in DEMO_USERS:
+            users = [
                 await accounts.create_user(session, username, password, role, name)
+                for username, role, name, password in DEMO_USERS
+            ]
             live_event = await events.create(
                 session,
                 LiveEventCreate(
@@ -102,6 +104,9 @@ async def _seed(settings: Settings, speed: float) -> str:
                 ),
             )
             live_event.state = LiveEventState.live
+            for user in users:
+                if user.role is not Role.admin:
+                    await events.assign(session, live_event, user)
             rule = build_rule(RuleOptions(hashtags=live_event.hashtags))
             session.add(
                 IngestSource(

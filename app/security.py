@@ -13,8 +13,10 @@ from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
 from fastapi import Request
+from starlette.requests import HTTPConnection
 
-from app.accounts.deps import SESSION_COOKIE
+from app import cookies
+from app.accounts.deps import session_cookie
 from app.errors import AppError, Forbidden
 
 Scope = MutableMapping[str, Any]
@@ -167,7 +169,7 @@ def _valid_public(secret: str, token: str) -> bool:
 
 def token_for(request: Request, secret: str) -> str:
     """The token a page embeds for its own state-changing calls."""
-    session = request.cookies.get(SESSION_COOKIE)
+    session = session_cookie(request.cookies)
     return session_token(secret, session) if session else public_token(secret)
 
 
@@ -189,8 +191,8 @@ async def csrf_protect(request: Request) -> None:
         field = (await request.form()).get(CSRF_FIELD)
         token = field if isinstance(field, str) else ""
     secret: str = request.app.state.settings.secret_key.get_secret_value()
-    session = request.cookies.get(SESSION_COOKIE)
-    pre = request.cookies.get(PRE_SESSION_COOKIE)
+    session = session_cookie(request.cookies)
+    pre = cookies.read(request.cookies, PRE_SESSION_COOKIE)
     if token and (
         (session and hmac.compare_digest(token, session_token(secret, session)))
         or (pre and hmac.compare_digest(token, pre))
@@ -241,7 +243,17 @@ class SlidingWindow:
         return None
 
 
-def client_key(request: Request, trusted_proxies: list[str]) -> str:
+def is_https(connection: HTTPConnection, trusted_proxies: list[str]) -> bool:
+    """Whether the browser reached Tribune over TLS: directly, or through a configured proxy
+    that says so in X-Forwarded-Proto (from anyone else the header means nothing)."""
+    if connection.url.scheme in ("https", "wss"):
+        return True
+    peer = connection.client.host if connection.client else ""
+    forwarded = connection.headers.get("x-forwarded-proto", "").split(",")[0].strip().lower()
+    return forwarded == "https" and _trusted(peer, trusted_proxies)
+
+
+def client_key(request: HTTPConnection, trusted_proxies: list[str]) -> str:
     """The client's address. X-Forwarded-For counts only when the direct peer is a configured
     proxy, and then its rightmost address that is not a proxy itself (a client can put any
     value at the left of that header)."""

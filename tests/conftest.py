@@ -30,6 +30,7 @@ from app.accounts import service as accounts
 from app.accounts.models import Role
 from app.config import Settings
 from app.db import make_engine, make_sessionmaker, unit_of_work
+from app.events import service as events
 from app.main import create_app
 from app.serving import uvicorn_options
 
@@ -181,10 +182,22 @@ class Actor:
         return {"Authorization": f"Bearer {self.token}"}
 
 
+async def staff_everyone(maker: async_sessionmaker[AsyncSession]) -> None:
+    """The tests' default team: every moderator and spokesperson on every LiveEvent, with
+    their account role. Tests of per-LiveEvent roles (tests/accounts/test_teams.py) start
+    from here and take people off."""
+    async with unit_of_work(maker, RecordingNotifier()) as session:
+        for live_event in await events.list_all(session):
+            for user in await accounts.list_users(session):
+                if user.role is not Role.admin:
+                    await events.assign(session, live_event, user)
+
+
 async def make_actor(maker: async_sessionmaker[AsyncSession], username: str, role: Role) -> Actor:
     async with unit_of_work(maker, RecordingNotifier()) as session:
         user = await accounts.create_user(session, username, "password-123", role)
         token = await accounts.create_api_token(session, user, "test")
+    await staff_everyone(maker)
     return Actor(username, token)
 
 
@@ -209,7 +222,9 @@ async def spokesperson(maker: async_sessionmaker[AsyncSession]) -> Actor:
 
 
 @pytest.fixture
-async def live_event(http: httpx.AsyncClient, admin: Actor) -> dict[str, object]:
+async def live_event(
+    http: httpx.AsyncClient, admin: Actor, maker: async_sessionmaker[AsyncSession]
+) -> dict[str, object]:
     response = await http.post(
         "/api/v1/events",
         json={
@@ -222,6 +237,7 @@ async def live_event(http: httpx.AsyncClient, admin: Actor) -> dict[str, object]
     )
     assert response.status_code == 201, response.text
     body: dict[str, object] = response.json()
+    await staff_everyone(maker)
     return body
 
 

@@ -80,9 +80,12 @@ async def test_malformed_and_mistyped_bodies(
     assert_clear_error(
         await http.post("/api/v1/questions/abc/approve", headers=moderator.headers), 422
     )
+    question = await ask(http, "A real question, approved with a mistyped version")
     assert_clear_error(
         await http.post(
-            "/api/v1/questions/1/approve", json={"version": "new"}, headers=moderator.headers
+            f"/api/v1/questions/{question['id']}/approve",
+            json={"version": "new"},
+            headers=moderator.headers,
         ),
         422,
         "version",

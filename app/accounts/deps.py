@@ -1,17 +1,23 @@
 """Request authentication: a bearer token (JSON API) or the session cookie (pages)."""
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Annotated
 
 from fastapi import Depends, Request
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app import cookies
 from app.accounts import service
 from app.accounts.models import Role, User
 from app.db import SessionDep
 from app.errors import Forbidden, Unauthorized
 
+# The login session's cookie (``__Host-tribune_session`` over HTTPS: see app/cookies.py).
 SESSION_COOKIE = "tribune_session"
+
+
+def session_cookie(jar: Mapping[str, str]) -> str | None:
+    return cookies.read(jar, SESSION_COOKIE)
 
 
 async def user_from_credentials(
@@ -33,7 +39,7 @@ async def user_from_credentials(
 
 async def optional_user(request: Request, session: SessionDep) -> User | None:
     return await user_from_credentials(
-        session, request.headers.get("authorization"), request.cookies.get(SESSION_COOKIE)
+        session, request.headers.get("authorization"), session_cookie(request.cookies)
     )
 
 
@@ -58,6 +64,3 @@ def require_roles(*roles: Role) -> Callable[[User], Awaitable[User]]:
 CurrentUser = Annotated[User, Depends(current_user)]
 OptionalUser = Annotated[User | None, Depends(optional_user)]
 Admin = Annotated[User, Depends(require_roles(Role.admin))]
-Moderator = Annotated[User, Depends(require_roles(Role.admin, Role.moderator))]
-# Who may run the show: send on air and publish answers.
-Presenter = Annotated[User, Depends(require_roles(Role.admin, Role.moderator, Role.spokesperson))]

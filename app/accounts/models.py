@@ -13,6 +13,14 @@ class Role(enum.StrEnum):
     spokesperson = "spokesperson"
 
 
+# Who may do what on a LiveEvent, by the role held there (admins hold it everywhere).
+MODERATORS = frozenset({Role.admin, Role.moderator})
+# Who may run the show: send on air and publish answers.
+PRESENTERS = frozenset({Role.admin, Role.moderator, Role.spokesperson})
+# The roles a LiveEvent's team is made of; admin is an account-wide role.
+TEAM_ROLES = frozenset({Role.moderator, Role.spokesperson})
+
+
 class User(Base):
     __tablename__ = "users"
 

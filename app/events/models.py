@@ -1,9 +1,10 @@
 import enum
 from datetime import datetime
 
-from sqlalchemy import JSON, Enum, Integer, String, Text
+from sqlalchemy import JSON, Enum, ForeignKey, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
+from app.accounts.models import Role
 from app.db import Base, UTCDateTime, utcnow
 
 
@@ -40,3 +41,22 @@ class LiveEvent(Base):
     # transaction, whose row lock makes seq follow commit order (see realtime.service.emit).
     last_seq: Mapped[int] = mapped_column(Integer, default=0)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class TeamMember(Base):
+    """Who works a LiveEvent, and as what (moderator or spokesperson).
+
+    Roles are per LiveEvent: the community manager of one bank's chat sees nothing of
+    another's. Admins (operators) run every LiveEvent and are never listed here.
+    """
+
+    __tablename__ = "live_event_team"
+
+    live_event_id: Mapped[int] = mapped_column(
+        ForeignKey("live_events.id", ondelete="CASCADE"), primary_key=True
+    )
+    user_id: Mapped[int] = mapped_column(
+        ForeignKey("users.id", ondelete="CASCADE"), primary_key=True, index=True
+    )
+    role: Mapped[Role] = mapped_column(Enum(Role, native_enum=False, length=20))
+    added_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -4,6 +4,7 @@ from typing import Annotated
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, HttpUrl, model_validator
 
+from app.accounts.models import Role
 from app.events.models import LiveEventState
 
 SLUG_RE = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,62}[a-z0-9])?$")
@@ -115,3 +116,17 @@ class LiveEventOut(BaseModel):
     embed_origins: list[str]
     state: LiveEventState
     last_seq: int
+
+
+class TeamMemberIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    # moderator or spokesperson; omitted: the user's account role.
+    role: Role | None = None
+
+
+class TeamMemberOut(BaseModel):
+    username: str
+    display_name: str
+    role: Role
+    is_active: bool

@@ -8,9 +8,10 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.errors import Conflict, NotFound
-from app.events.models import LiveEvent, LiveEventState
-from app.events.schemas import LiveEventCreate, LiveEventOut, LiveEventUpdate
+from app.accounts.models import TEAM_ROLES, Role, User
+from app.errors import Conflict, Forbidden, Invalid, NotFound
+from app.events.models import LiveEvent, LiveEventState, TeamMember
+from app.events.schemas import LiveEventCreate, LiveEventOut, LiveEventUpdate, TeamMemberOut
 from app.realtime.schemas import Channel
 from app.realtime.service import emit
 
@@ -74,6 +75,93 @@ async def get(session: AsyncSession, live_event_id: int) -> LiveEvent:
 async def list_all(session: AsyncSession) -> list[LiveEvent]:
     rows = await session.scalars(select(LiveEvent).order_by(LiveEvent.starts_at, LiveEvent.id))
     return list(rows.all())
+
+
+async def list_for(session: AsyncSession, user: User) -> list[tuple[LiveEvent, Role]]:
+    """The LiveEvents this user works, with their role on each: all of them for an admin,
+    else those of their teams."""
+    if user.role is Role.admin:
+        return [(e, Role.admin) for e in await list_all(session)]
+    rows = await session.execute(
+        select(LiveEvent, TeamMember.role)
+        .join(TeamMember)
+        .where(TeamMember.user_id == user.id)
+        .order_by(LiveEvent.starts_at, LiveEvent.id)
+    )
+    return [(live_event, role) for live_event, role in rows]
+
+
+async def role_on(session: AsyncSession, user: User, live_event_id: int) -> Role | None:
+    """The user's role on this LiveEvent: admin everywhere for admins, else their team role."""
+    if user.role is Role.admin:
+        return Role.admin
+    return await session.scalar(
+        select(TeamMember.role).where(
+            TeamMember.live_event_id == live_event_id, TeamMember.user_id == user.id
+        )
+    )
+
+
+async def require_role(
+    session: AsyncSession, user: User, live_event: LiveEvent, allowed: frozenset[Role]
+) -> Role:
+    """The user's role on the LiveEvent if it is one of ``allowed``; else Forbidden."""
+    role = await role_on(session, user, live_event.id)
+    if role is None:
+        raise Forbidden(f"you are not on the team of LiveEvent {live_event.slug!r}")
+    if role not in allowed:
+        names = ", ".join(sorted(r.value for r in allowed))
+        raise Forbidden(f"this needs the role {names} on {live_event.slug!r}; you are {role.value}")
+    return role
+
+
+async def team(session: AsyncSession, live_event: LiveEvent) -> list[TeamMemberOut]:
+    rows = await session.execute(
+        select(User, TeamMember.role)
+        .join(TeamMember, TeamMember.user_id == User.id)
+        .where(TeamMember.live_event_id == live_event.id)
+        .order_by(User.username)
+    )
+    return [
+        TeamMemberOut(
+            username=user.username,
+            display_name=user.display_name,
+            role=role,
+            is_active=user.is_active,
+        )
+        for user, role in rows
+    ]
+
+
+async def assign(
+    session: AsyncSession, live_event: LiveEvent, user: User, role: Role | None = None
+) -> TeamMemberOut:
+    """Put a user on the LiveEvent's team, or change their role there.
+
+    Without a role, the user's account role is used (a moderator account moderates)."""
+    if user.role is Role.admin:
+        raise Invalid(f"{user.username!r} is an admin and already runs every LiveEvent")
+    role = role or user.role
+    if role not in TEAM_ROLES:
+        raise Invalid("a team role is moderator or spokesperson")
+    member = await session.get(TeamMember, (live_event.id, user.id))
+    if member is None:
+        session.add(TeamMember(live_event_id=live_event.id, user_id=user.id, role=role))
+    else:
+        member.role = role
+    await session.flush()
+    return TeamMemberOut(
+        username=user.username, display_name=user.display_name, role=role, is_active=user.is_active
+    )
+
+
+async def unassign(session: AsyncSession, live_event: LiveEvent, user: User) -> None:
+    """Take a user off the team; their open screens for it close within seconds."""
+    member = await session.get(TeamMember, (live_event.id, user.id))
+    if member is None:
+        raise NotFound(f"{user.username!r} is not on the team of {live_event.slug!r}")
+    await session.delete(member)
+    await session.flush()
 
 
 def public_view(live_event: LiveEvent) -> dict[str, Any]:

@@ -4,10 +4,11 @@ from typing import Any
 import tweepy
 from fastapi import APIRouter, BackgroundTasks, Depends, Request
 
-from app.accounts.deps import Admin, Moderator
-from app.db import SessionDep
+from app.accounts.deps import Admin
+from app.db import IdPath, SessionDep
 from app.errors import Conflict, Invalid, NotFound
 from app.events import service as events
+from app.events.deps import Moderating
 from app.ingest import service
 from app.ingest.models import IngestSource
 from app.ingest.schemas import SourceOut, XSourceIn
@@ -22,11 +23,10 @@ router = APIRouter(prefix="/api/v1", tags=["sources"], dependencies=[Depends(csr
 
 
 @router.get("/events/{slug}/sources")
-async def list_sources(slug: str, session: SessionDep, _: Moderator) -> list[SourceOut]:
+async def list_sources(session: SessionDep, access: Moderating) -> list[SourceOut]:
     """The LiveEvent's sources with their state: connected, reconnecting (and when), stopped
     (and why)."""
-    live_event = await events.get_by_slug(session, slug)
-    return await service.sources_of(session, live_event)
+    return await service.sources_of(session, access.live_event)
 
 
 @router.post("/events/{slug}/sources", status_code=201)
@@ -83,7 +83,7 @@ async def add_x_source(
 @router.post("/events/{slug}/sources/{source_id}/restart")
 async def restart_source(
     slug: str,
-    source_id: int,
+    source_id: IdPath,
     request: Request,
     session: SessionDep,
     background: BackgroundTasks,

@@ -25,7 +25,8 @@ def clean_text(text: str) -> str:
 
 
 class PayloadError(ValueError):
-    """A payload that is not an X v2 post: reported and skipped, never fatal to a source."""
+    """A payload that is not a post (X v2, or a Mastodon status): reported and skipped, never
+    fatal to a source."""
 
 
 def _users_by_id(includes: dict[str, Any] | None) -> dict[str, dict[str, Any]]:

@@ -1,10 +1,13 @@
+from collections.abc import Awaitable, Callable
 from typing import Annotated
 
 from fastapi import APIRouter, Body, Depends, Query, Request
 
-from app.accounts.deps import Moderator, Presenter
+from app.accounts.deps import CurrentUser
+from app.accounts.models import MODERATORS, PRESENTERS, Role, User
 from app.db import SessionDep
 from app.events import service as events
+from app.events.deps import Presenting
 from app.publishing import service as publishing
 from app.publishing.service import AnswerPreview
 from app.publishing.spend import EventSpend
@@ -31,11 +34,27 @@ router = APIRouter(prefix="/api/v1", tags=["questions"], dependencies=[Depends(c
 OptionalAction = Annotated[ActionIn | None, Body()]
 
 
+def question_role(allowed: frozenset[Role]) -> Callable[..., Awaitable[User]]:
+    """A dependency for routes under ``/questions/{question_id}``: the user, if their role on
+    the question's LiveEvent is one of ``allowed``."""
+
+    async def check(question_id: int, session: SessionDep, user: CurrentUser) -> User:
+        question = await service.get(session, question_id)
+        live_event = await events.get(session, question.live_event_id)
+        await events.require_role(session, user, live_event, allowed)
+        return user
+
+    return check
+
+
+Moderator = Annotated[User, Depends(question_role(MODERATORS))]
+Presenter = Annotated[User, Depends(question_role(PRESENTERS))]
+
+
 @router.get("/events/{slug}/questions")
 async def list_questions(
-    slug: str,
     session: SessionDep,
-    _: Presenter,
+    access: Presenting,
     filters: Annotated[QuestionFilters, Query()],
     status: Status | None = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
@@ -43,15 +62,13 @@ async def list_questions(
 ) -> QuestionPage:
     """Questions of a LiveEvent, by status; approved ones in queue order. Filter by category,
     language, source, or text (``q``)."""
-    live_event = await events.get_by_slug(session, slug)
-    return await service.list_questions(session, live_event, status, limit, offset, filters)
+    return await service.list_questions(session, access.live_event, status, limit, offset, filters)
 
 
 @router.get("/events/{slug}/counts")
-async def question_counts(slug: str, session: SessionDep, _: Presenter) -> QuestionCounts:
+async def question_counts(session: SessionDep, access: Presenting) -> QuestionCounts:
     """How many questions per status and per category: the console's counters."""
-    live_event = await events.get_by_slug(session, slug)
-    return await service.counts(session, live_event)
+    return await service.counts(session, access.live_event)
 
 
 @router.post("/events/{slug}/questions", status_code=201)
@@ -177,10 +194,9 @@ async def answer_preview(
 
 
 @router.get("/events/{slug}/spend")
-async def x_spend(slug: str, session: SessionDep, _: Presenter) -> EventSpend:
+async def x_spend(session: SessionDep, access: Presenting) -> EventSpend:
     """The LiveEvent's estimated X spend so far (posts read, posts created, URL posts)."""
-    live_event = await events.get_by_slug(session, slug)
-    return await publishing.live_event_spend(session, live_event)
+    return await publishing.live_event_spend(session, access.live_event)
 
 
 @router.post("/questions/{question_id}/answers", status_code=201)

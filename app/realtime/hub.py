@@ -10,6 +10,7 @@ of order, or from another process.
 import asyncio
 import contextlib
 import logging
+from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
@@ -101,6 +102,27 @@ class Feed:
                 return
 
 
+class Seats:
+    """Open staff sockets per account on this worker, against a cap."""
+
+    def __init__(self) -> None:
+        self._taken: Counter[int] = Counter()
+
+    def take(self, user_id: int, limit: int) -> bool:
+        if self._taken[user_id] >= limit:
+            return False
+        self._taken[user_id] += 1
+        return True
+
+    def give_back(self, user_id: int) -> None:
+        self._taken[user_id] -= 1
+        if self._taken[user_id] <= 0:
+            del self._taken[user_id]
+
+    def held(self, user_id: int) -> int:
+        return self._taken[user_id]
+
+
 class Hub:
     """This worker's feeds. ``notify`` is called after commit; the in-process default."""
 
@@ -116,6 +138,7 @@ class Hub:
         self._poll_seconds = poll_seconds
         self._feeds: dict[int, Feed] = {}
         self._lock = asyncio.Lock()
+        self.seats = Seats()
 
     def notify(self, live_event_ids: Iterable[int]) -> None:
         for live_event_id in live_event_ids:

@@ -4,6 +4,7 @@ import asyncio
 import contextlib
 import json
 import logging
+from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from fastapi import APIRouter, WebSocket, WebSocketDisconnect
@@ -11,11 +12,12 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from starlette.websockets import WebSocketState
 
-from app.accounts.deps import SESSION_COOKIE, user_from_credentials
+from app.accounts.deps import session_cookie, user_from_credentials
+from app.accounts.models import User
 from app.config import Settings
 from app.errors import AppError
+from app.events import service as events
 from app.events.models import LiveEvent
-from app.events.service import get_by_slug
 from app.realtime.hub import Hub, Subscriber
 from app.realtime.models import Update
 from app.realtime.schemas import (
@@ -25,7 +27,7 @@ from app.realtime.schemas import (
     Channel,
 )
 from app.realtime.service import channel_column
-from app.security import SlidingWindow
+from app.security import SlidingWindow, is_https
 
 log = logging.getLogger(__name__)
 
@@ -47,30 +49,49 @@ def _origin_allowed(websocket: WebSocket, settings: Settings) -> bool:
     origin = websocket.headers.get("origin")
     if origin is None:
         return True
-    scheme = "https" if websocket.url.scheme == "wss" else "http"
+    scheme = "https" if is_https(websocket, settings.trusted_proxies) else "http"
     own = f"{scheme}://{websocket.headers.get('host', '')}"
     return origin == own or origin in settings.allowed_origins
 
 
+@dataclass(frozen=True)
+class Admission:
+    live_event: LiveEvent
+    user_id: int | None  # None on the public channel: nobody signs in there
+
+
+async def _staff_user(
+    websocket: WebSocket, session: AsyncSession, live_event: LiveEvent, channel: Channel
+) -> User | None:
+    """The signed-in user if their role on this LiveEvent opens the channel, else None."""
+    roles = CHANNEL_ROLES[channel]
+    try:
+        user = await user_from_credentials(
+            session,
+            websocket.headers.get("authorization"),
+            session_cookie(websocket.cookies),
+        )
+    except AppError:
+        return None
+    if user is None or roles is None:
+        return None
+    role = await events.role_on(session, user, live_event.id)
+    return user if role in roles else None
+
+
 async def _authorise(
     websocket: WebSocket, maker: async_sessionmaker[AsyncSession], slug: str, channel: Channel
-) -> LiveEvent | None:
-    """The LiveEvent if this client may open this channel; None after refusing it."""
+) -> Admission | None:
+    """Who is let in on this channel; None after refusing it."""
     async with maker() as session:
         try:
-            live_event = await get_by_slug(session, slug)
-            roles = CHANNEL_ROLES[channel]
-            if roles is not None:
-                user = await user_from_credentials(
-                    session,
-                    websocket.headers.get("authorization"),
-                    websocket.cookies.get(SESSION_COOKIE),
-                )
-                if user is None or user.role not in roles:
-                    return None
+            live_event = await events.get_by_slug(session, slug)
         except AppError:
             return None
-    return live_event
+        if CHANNEL_ROLES[channel] is None:
+            return Admission(live_event, None)
+        user = await _staff_user(websocket, session, live_event, channel)
+        return Admission(live_event, user.id) if user else None
 
 
 async def _replay(
@@ -133,23 +154,20 @@ CLOSE_SIGNED_OUT = 4003
 
 
 async def _watch_credentials(
-    websocket: WebSocket, maker: async_sessionmaker[AsyncSession], channel: Channel
+    websocket: WebSocket,
+    maker: async_sessionmaker[AsyncSession],
+    live_event: LiveEvent,
+    channel: Channel,
 ) -> None:
-    roles = CHANNEL_ROLES[channel]
-    if roles is None:
+    """Close the socket once its user may no longer be here: logged out, session revoked,
+    account disabled, taken off the LiveEvent's team or given a role without this channel."""
+    if CHANNEL_ROLES[channel] is None:
         await asyncio.Event().wait()  # public: nothing to watch, ever
     while True:
         await asyncio.sleep(AUTH_RECHECK_SECONDS)
         async with maker() as session:
-            try:
-                user = await user_from_credentials(
-                    session,
-                    websocket.headers.get("authorization"),
-                    websocket.cookies.get(SESSION_COOKIE),
-                )
-            except AppError:
-                user = None
-        if user is None or roles is None or user.role not in roles:
+            user = await _staff_user(websocket, session, live_event, channel)
+        if user is None:
             await websocket.close(CLOSE_SIGNED_OUT, "signed out")
             return
 
@@ -201,11 +219,34 @@ async def channel_socket(websocket: WebSocket, slug: str, channel: str, after: i
         # A page on another site must not ride a moderator's cookie into these channels.
         await websocket.close(CLOSE_POLICY, "origin not allowed")
         return
-    live_event = await _authorise(websocket, maker, slug, chan)
-    if live_event is None:
+    admission = await _authorise(websocket, maker, slug, chan)
+    if admission is None:
         await websocket.close(CLOSE_POLICY, "not allowed")
         return
-    await websocket.accept()
+    live_event = admission.live_event
+    if admission.user_id is not None and not hub.seats.take(
+        admission.user_id, settings.ws_connections_per_user
+    ):
+        # One account's sockets are capped: a leaked token cannot open thousands.
+        await websocket.close(CLOSE_POLICY, "too many open connections for this account")
+        return
+    try:
+        await websocket.accept()
+        await _serve(websocket, maker, hub, settings, live_event, chan, after)
+    finally:
+        if admission.user_id is not None:
+            hub.seats.give_back(admission.user_id)
+
+
+async def _serve(
+    websocket: WebSocket,
+    maker: async_sessionmaker[AsyncSession],
+    hub: Hub,
+    settings: Settings,
+    live_event: LiveEvent,
+    chan: Channel,
+    after: int,
+) -> None:
     sub = await hub.subscribe(live_event.id, chan)
     try:
         async with maker() as session:
@@ -225,7 +266,7 @@ async def channel_socket(websocket: WebSocket, slug: str, channel: str, after: i
         sent = await _replay(websocket, maker, live_event.id, chan, after, current)
         pump = asyncio.create_task(_pump(websocket, sub, sent, settings.heartbeat_seconds))
         drain = asyncio.create_task(_drain_client(websocket))
-        watch = asyncio.create_task(_watch_credentials(websocket, maker, chan))
+        watch = asyncio.create_task(_watch_credentials(websocket, maker, live_event, chan))
         done, pending = await asyncio.wait(
             {pump, drain, watch}, return_when=asyncio.FIRST_COMPLETED
         )
@@ -236,7 +277,7 @@ async def channel_socket(websocket: WebSocket, slug: str, channel: str, after: i
         for task in done:
             exc = task.exception()
             if exc is not None and not isinstance(exc, WebSocketDisconnect | RuntimeError):
-                log.warning("socket for %s/%s ended: %r", slug, chan.value, exc)
+                log.warning("socket for %s/%s ended: %r", live_event.slug, chan.value, exc)
     except WebSocketDisconnect:
         pass
     finally:

@@ -1,7 +1,7 @@
 import enum
 from typing import Any
 
-from app.accounts.models import Role
+from app.accounts.models import MODERATORS, PRESENTERS, Role
 
 
 class Channel(enum.StrEnum):
@@ -12,10 +12,10 @@ class Channel(enum.StrEnum):
     public = "public"
 
 
-# Who may open each channel; None means anyone, no login.
+# Which roles on the LiveEvent open each channel; None means anyone, no login.
 CHANNEL_ROLES: dict[Channel, frozenset[Role] | None] = {
-    Channel.moderation: frozenset({Role.admin, Role.moderator}),
-    Channel.presenter: frozenset({Role.admin, Role.moderator, Role.spokesperson}),
+    Channel.moderation: MODERATORS,
+    Channel.presenter: PRESENTERS,
     Channel.public: None,
 }
 

@@ -103,3 +103,29 @@ if (testX) {
     if (me) sourceStatus.textContent = `Connected: Tribune posts as @${me.username}.`;
   });
 }
+
+// The LiveEvent's team: who may moderate and present it.
+const teamForm = document.getElementById("team-form");
+const teamStatus = document.getElementById("team-status");
+async function teamAction(username, options) {
+  teamStatus.className = "";
+  teamStatus.textContent = "Working…";
+  try {
+    const path = `/api/v1/events/${encodeURIComponent(form.dataset.slug)}/team/${encodeURIComponent(username)}`;
+    await api(path, options);
+    location.reload();
+  } catch (error) {
+    teamStatus.className = "form-error";
+    teamStatus.textContent = error.message;
+  }
+}
+if (teamForm) {
+  teamForm.addEventListener("submit", (event) => {
+    event.preventDefault();
+    const username = teamForm.elements.username.value.trim();
+    if (username) teamAction(username, { method: "PUT", body: { role: teamForm.elements.role.value } });
+  });
+  for (const button of document.querySelectorAll("button[data-remove-member]")) {
+    button.addEventListener("click", () => teamAction(button.dataset.removeMember, { method: "DELETE" }));
+  }
+}

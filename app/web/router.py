@@ -7,9 +7,10 @@ from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 
+from app import cookies
 from app.accounts import service as accounts
-from app.accounts.deps import SESSION_COOKIE, OptionalUser
-from app.accounts.models import Role, User
+from app.accounts.deps import SESSION_COOKIE, OptionalUser, session_cookie
+from app.accounts.models import MODERATORS, PRESENTERS, Role, User
 from app.db import SessionDep
 from app.events import service as events
 from app.events.models import LiveEvent
@@ -26,6 +27,7 @@ from app.security import (
     client_key,
     csp,
     csrf_protect,
+    is_https,
     token_for,
 )
 
@@ -41,8 +43,6 @@ CONSOLE_PAGES = (
     (Status.rejected, 50),
     (Status.archived, 50),
 )
-MODERATORS = frozenset({Role.admin, Role.moderator})
-PRESENTERS = frozenset({Role.admin, Role.moderator, Role.spokesperson})
 
 
 def _login_redirect(request: Request) -> RedirectResponse:
@@ -50,15 +50,16 @@ def _login_redirect(request: Request) -> RedirectResponse:
     return RedirectResponse(f"/login?next={quote(target)}", status_code=303)
 
 
-def _forbidden(request: Request, user: User) -> HTMLResponse:
+def _forbidden(request: Request, user: User, role: Role | None) -> HTMLResponse:
+    message = (
+        "You are not on this LiveEvent's team; an admin can add you."
+        if role is None
+        else f"Your role here ({role.value}) cannot open this page."
+    )
     return templates.TemplateResponse(
         request,
         "message.html",
-        {
-            "user": user,
-            "title": "Not allowed",
-            "message": f"Your role ({user.role.value}) cannot open this page.",
-        },
+        {"user": user, "title": "Not allowed", "message": message},
         status_code=403,
     )
 
@@ -77,16 +78,14 @@ async def home(user: OptionalUser) -> RedirectResponse:
 @router.get("/login", response_model=None)
 async def login_form(request: Request, user: OptionalUser, next: str = "/admin") -> HTMLResponse:
     # No session yet to bind a CSRF token to: a random cookie that the form must echo.
-    pre = request.cookies.get(PRE_SESSION_COOKIE) or secrets.token_urlsafe(32)
+    pre = cookies.read(request.cookies, PRE_SESSION_COOKIE) or secrets.token_urlsafe(32)
     response = _page(request, "login.html", user, next=_safe_next(next), error="", csrf_token=pre)
-    response.set_cookie(
-        PRE_SESSION_COOKIE,
-        pre,
-        httponly=True,
-        samesite="strict",
-        secure=request.url.scheme == "https",
-    )
+    cookies.put(response, PRE_SESSION_COOKIE, pre, https=_https(request), samesite="strict")
     return response
+
+
+def _https(request: Request) -> bool:
+    return is_https(request, request.app.state.settings.trusted_proxies)
 
 
 def _safe_next(target: str) -> str:
@@ -103,7 +102,7 @@ def _login_again(request: Request, next: str, error: str, status: int) -> HTMLRe
             "user": None,
             "next": _safe_next(next),
             "error": error,
-            "csrf_token": request.cookies.get(PRE_SESSION_COOKIE, ""),
+            "csrf_token": cookies.read(request.cookies, PRE_SESSION_COOKIE) or "",
         },
         status_code=status,
     )
@@ -128,28 +127,28 @@ async def login(
     if user is None:
         limits.failed(account, client)
         return _login_again(request, next, "Wrong username or password.", 401)
-    token = await accounts.create_web_session(
-        session, user, request.app.state.settings.session_hours
-    )
+    # A fresh session at every login, and the one this browser held before ends: a session id
+    # planted before login (session fixation) is worth nothing after it.
+    previous = session_cookie(request.cookies)
+    if previous:
+        await accounts.end_web_session(session, previous)
+    hours = request.app.state.settings.session_hours
+    token = await accounts.create_web_session(session, user, hours)
     response = RedirectResponse(_safe_next(next), status_code=303)
-    response.set_cookie(
-        SESSION_COOKIE,
-        token,
-        httponly=True,
-        samesite="lax",
-        secure=request.url.scheme == "https",
-        max_age=request.app.state.settings.session_hours * 3600,
-    )
+    https = _https(request)
+    cookies.put(response, SESSION_COOKIE, token, https=https, samesite="lax", max_age=hours * 3600)
+    # From now on the session's own CSRF token applies.
+    cookies.drop(response, PRE_SESSION_COOKIE, https=https)
     return response
 
 
 @router.post("/logout", response_model=None)
 async def logout(request: Request, session: SessionDep) -> RedirectResponse:
-    token = request.cookies.get(SESSION_COOKIE)
+    token = session_cookie(request.cookies)
     if token:
         await accounts.end_web_session(session, token)
     response = RedirectResponse("/login", status_code=303)
-    response.delete_cookie(SESSION_COOKIE)
+    cookies.drop(response, SESSION_COOKIE, https=_https(request))
     return response
 
 
@@ -157,12 +156,15 @@ async def logout(request: Request, session: SessionDep) -> RedirectResponse:
 async def admin(request: Request, session: SessionDep, user: OptionalUser) -> Response:
     if user is None:
         return _login_redirect(request)
-    rows = await events.list_all(session)
+    rows = await events.list_for(session, user)
     return _page(
         request,
         "admin.html",
         user,
-        live_events=[LiveEventOut.model_validate(e).model_dump(mode="json") for e in rows],
+        live_events=[
+            {**LiveEventOut.model_validate(e).model_dump(mode="json"), "role": role.value}
+            for e, role in rows
+        ],
         is_admin=user.role == Role.admin,
     )
 
@@ -188,14 +190,20 @@ async def admin_event(
 ) -> Response:
     if user is None:
         return _login_redirect(request)
-    if user.role != Role.admin:
-        return _forbidden(request, user)
     live_event = await events.get_by_slug(session, slug)
+    if user.role != Role.admin:
+        return _forbidden(request, user, await events.role_on(session, user, live_event.id))
     return _page(
         request,
         "admin_event.html",
         user,
         e=LiveEventOut.model_validate(live_event).model_dump(mode="json"),
+        team=await events.team(session, live_event),
+        candidates=[
+            u.username
+            for u in await accounts.list_users(session)
+            if u.role is not Role.admin and u.is_active
+        ],
         snippet=embed_snippet(request, live_event),
         sources=await ingest.sources_of(session, live_event),
         spend=await publishing.live_event_spend(session, live_event),
@@ -208,9 +216,10 @@ async def moderate(
 ) -> Response:
     if user is None:
         return _login_redirect(request)
-    if user.role not in MODERATORS:
-        return _forbidden(request, user)
     live_event = await events.get_by_slug(session, slug)
+    role = await events.role_on(session, user, live_event.id)
+    if role not in MODERATORS:
+        return _forbidden(request, user, role)
     # Each list's page reads the seq before its rows; the socket resumes from the smallest, so
     # nothing that changed while the page was read is missed (some may come twice: harmless).
     pages = [
@@ -239,9 +248,10 @@ async def moderate(
 async def present(request: Request, slug: str, session: SessionDep, user: OptionalUser) -> Response:
     if user is None:
         return _login_redirect(request)
-    if user.role not in PRESENTERS:
-        return _forbidden(request, user)
     live_event = await events.get_by_slug(session, slug)
+    role = await events.role_on(session, user, live_event.id)
+    if role not in PRESENTERS:
+        return _forbidden(request, user, role)
     pages = [
         await questions.list_questions(session, live_event, status, 500, 0)
         for status in (Status.on_air, Status.approved, Status.answered)

@@ -8,7 +8,17 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.accounts.models import Role, User
 from app.accounts.service import authenticate
-from tests.conftest import Actor, LiveServer, browser_login, make_actor, page_token
+from app.config import Settings
+from app.main import create_app
+from tests.conftest import (
+    CSRF_FIELD,
+    Actor,
+    LiveServer,
+    browser_login,
+    make_actor,
+    page_token,
+    serve_in_thread,
+)
 
 
 async def login(http: httpx.AsyncClient, username: str, password: str) -> httpx.Response:
@@ -77,3 +87,66 @@ async def test_disabled_users_cannot_log_in_or_use_tokens(
         assert await authenticate(session, "mo", "password-123") is None
         assert user.password_hash.startswith("$argon2id$")
     assert (await http.get("/api/v1/me", headers=moderator.headers)).status_code == 401
+
+
+def session_set_cookie(response: httpx.Response) -> str:
+    """The Set-Cookie header that carries the login session."""
+    found = [c for c in response.headers.get_list("set-cookie") if "tribune_session=" in c]
+    assert len(found) == 1, response.headers.get_list("set-cookie")
+    return found[0]
+
+
+async def test_over_https_the_session_cookie_is_host_prefixed_and_secure(
+    settings: Settings, moderator: Actor
+) -> None:
+    """Behind a TLS proxy Tribune trusts (X-Forwarded-Proto from a configured proxy)."""
+    behind_proxy = settings.model_copy(update={"trusted_proxies": ["127.0.0.1"]})
+    with serve_in_thread(create_app(behind_proxy, run_sources=False)) as server:
+        tls = {"X-Forwarded-Proto": "https"}
+        async with httpx.AsyncClient(base_url=server.url, headers=tls) as http:
+            form = await http.get("/login")
+            pre = [c for c in form.headers.get_list("set-cookie") if "tribune_csrf=" in c]
+            assert len(pre) == 1
+            assert pre[0].startswith("__Host-tribune_csrf="), pre
+            token = CSRF_FIELD.search(form.text)
+            assert token
+            response = await http.post(
+                "/login",
+                data={"username": "mo", "password": "password-123", "csrf_token": token[1]},
+                # httpx keeps Secure cookies for https URLs only: hand the pre-login one over.
+                headers={"Cookie": f"__Host-tribune_csrf={token[1]}"},
+            )
+            assert response.status_code == 303, response.text
+            cookie = session_set_cookie(response)
+            name, value = cookie.split(";")[0].split("=", 1)
+            assert name == "__Host-tribune_session"
+            attributes = {a.strip().lower() for a in cookie.split(";")[1:]}
+            assert {"httponly", "secure", "path=/", "samesite=lax"} <= attributes
+            assert not any(a.startswith("domain") for a in attributes)
+            me = await http.get("/api/v1/me", headers={"Cookie": f"{name}={value}"})
+            assert me.json()["username"] == "mo"
+        # The same header from a peer that is not a configured proxy means nothing.
+        plain_settings = settings.model_copy(update={"trusted_proxies": []})
+        with serve_in_thread(create_app(plain_settings, run_sources=False)) as plain:
+            async with httpx.AsyncClient(base_url=plain.url, headers=tls) as http:
+                response = await browser_login(http, "mo", "password-123")
+                cookie = session_set_cookie(response)
+                assert cookie.startswith("tribune_session=")
+                assert "secure" not in cookie.lower()
+
+
+async def test_each_login_starts_a_new_session_and_ends_the_previous_one(
+    live_server: LiveServer, moderator: Actor
+) -> None:
+    """A session id planted in the browser before login (fixation) is dead after it."""
+    async with httpx.AsyncClient(base_url=live_server.url) as http:
+        await browser_login(http, "mo", "password-123")
+        planted = http.cookies["tribune_session"]
+        await browser_login(http, "mo", "password-123")
+        fresh = http.cookies["tribune_session"]
+        assert fresh != planted
+        assert (await http.get("/api/v1/me")).json()["username"] == "mo"
+    async with httpx.AsyncClient(
+        base_url=live_server.url, cookies={"tribune_session": planted}
+    ) as attacker:
+        assert (await attacker.get("/api/v1/me")).status_code == 401

@@ -153,3 +153,35 @@ async def test_a_restarted_replay_resumes_after_its_cursor(
     source_id, source = await add_source(maker, live_event_id, DEMO_RECORDING, cursor="100")
     result = await run(maker, source_id, source)
     assert result.received == posts - 100
+
+
+async def test_a_replayed_mastodon_status_is_stored_as_its_text(
+    maker: async_sessionmaker[AsyncSession], tmp_path: Path
+) -> None:
+    mastodon = FIXTURES.parent / "mastodon"
+    lines = [
+        (folder / name).read_text(encoding="utf-8").strip()
+        for folder, name in (
+            (FIXTURES, "escaped_entities.json"),
+            (mastodon, "status.json"),
+            (mastodon, "boost.json"),
+        )
+    ]
+    recording = tmp_path / "mixed_networks.jsonl"
+    recording.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    live_event_id = await make_show(maker)
+    source_id, source = await add_source(maker, live_event_id, recording)
+    result = await run(maker, source_id, source)
+    # The boost is stored but, like a retweet, is not a question.
+    assert (result.received, result.stored, result.questions) == (3, 3, 2)
+    expected = (
+        "@AuroraBank Is the fee schedule at aurora.example/fr/tarifs/parti… final? "
+        "Rates > 3% & <b>no</b> cap?\n\nMerci ! #AskAurora\n— Inès"
+    )
+    async with maker() as session:
+        post = await session.scalar(select(Post).where(Post.external_id == "113623091842756301"))
+        assert post is not None
+        assert (post.text, post.author_handle) == (expected, "ines_morel@piaille.fr")
+        question = await session.scalar(select(Question).where(Question.post_id == post.id))
+        assert question is not None
+        assert question.text == expected

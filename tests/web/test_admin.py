@@ -68,3 +68,47 @@ async def test_non_admins_see_the_list_but_cannot_edit(
     response = await page.goto("/admin/events/ask-test")
     assert response is not None
     assert response.status == 403
+
+
+async def test_operator_puts_people_on_a_shows_team_and_takes_them_off(
+    browser: Browser,
+    live_server: LiveServer,
+    http: httpx.AsyncClient,
+    admin: Actor,
+    spokesperson: Actor,
+) -> None:
+    created = await http.post(
+        "/api/v1/events",
+        json={"slug": "new-show", "title": "New show", "hashtag": "AskNew"},
+        headers=admin.headers,
+    )
+    assert created.status_code == 201, created.text
+    claire = await logged_in(browser, live_server.url, "claire", "/admin")
+    await expect(claire.locator("body")).to_contain_text("on no LiveEvent's team")
+
+    page = await logged_in(browser, live_server.url, "ada", "/admin/events/new-show")
+    team = page.locator("#team-form")
+    await team.get_by_label("Username").fill("nobody")
+    await team.get_by_role("button", name="Add to the team").click()
+    await expect(page.locator("#team-status")).to_contain_text("no user 'nobody'")
+    await team.get_by_label("Username").fill("claire")
+    await team.get_by_label("Role").select_option("spokesperson")
+    await team.get_by_role("button", name="Add to the team").click()
+    await expect(page.locator("#team tbody tr")).to_have_count(1)
+    await expect(page.locator("#team")).to_contain_text("spokesperson")
+
+    # Claire now sees the show, with the presenter view only.
+    await claire.reload()
+    row = claire.locator("table.events tr[data-slug='new-show']")
+    await expect(row.get_by_role("link", name="Present")).to_be_visible()
+    await expect(row.get_by_role("link", name="Moderate")).to_have_count(0)
+    present = await claire.goto("/present/new-show")
+    assert present is not None
+    assert present.status == 200
+
+    await page.get_by_role("button", name="Remove claire").click()
+    await expect(page.locator("#team tbody tr")).to_have_count(0)
+    refused = await claire.goto("/present/new-show")
+    assert refused is not None
+    assert refused.status == 403
+    await expect(claire.locator("main")).to_contain_text("not on this LiveEvent's team")

@@ -1,4 +1,5 @@
-"""Replay: plays a recorded chat (X API v2 filtered-stream JSON lines) at a chosen speed.
+"""Replay: plays a recorded chat at a chosen speed, one JSON object a line: X API v2
+filtered-stream messages, or Mastodon statuses (their HTML content read as text).
 
 It exercises the same parsing and storage path as a live stream, with no network: the demo,
 rehearsals and tests run on it.
@@ -15,6 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from app.errors import Invalid
 from app.ingest.base import Batch, Source
+from app.ingest.mastodonpayload import is_status, parse_status
 from app.ingest.schemas import NormalisedPost
 from app.ingest.xpayload import PayloadError, parse_stream_message
 
@@ -56,7 +58,8 @@ def read_recording(path: Path, source_name: str) -> Iterator[tuple[int, Normalis
                 message: Any = json.loads(line)
                 if not isinstance(message, dict):
                     raise PayloadError("not a JSON object")
-                yield number, parse_stream_message(message, source_name)
+                parse = parse_status if is_status(message) else parse_stream_message
+                yield number, parse(message, source_name)
             except (json.JSONDecodeError, PayloadError) as exc:
                 log.warning("%s:%d skipped: %s", path.name, number, exc)
 
