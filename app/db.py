@@ -9,7 +9,7 @@ from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from typing import Annotated, Any, Protocol
 
-from fastapi import Depends, Request
+from fastapi import Depends, Path, Request
 from sqlalchemy import DateTime, MetaData, event
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
@@ -32,6 +32,13 @@ NAMING_CONVENTION = {
 
 class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
+
+# Ids are INTEGER columns, 32 bits on PostgreSQL. A bigger id names nothing, and the driver
+# would fail to bind it (asyncpg's DataError; sqlite3's OverflowError past 64 bits): a 500.
+MAX_ID = 2**31 - 1
+# An id in a URL path: refused with a 422 outside what the database can hold.
+IdPath = Annotated[int, Path(ge=1, le=MAX_ID)]
 
 
 def utcnow() -> datetime:

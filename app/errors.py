@@ -5,6 +5,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 
@@ -45,6 +46,53 @@ class Invalid(AppError):
     code = "invalid"
 
 
+class ErrorDetail(BaseModel):
+    code: str
+    message: str
+    # Present only when there is more to say: the validation problems, the current state.
+    details: dict[str, Any] | None = None
+
+
+class ErrorOut(BaseModel):
+    """Every 4xx body the API sends, whatever raised it (see ``error_body``)."""
+
+    error: ErrorDetail
+
+
+ERROR_DESCRIPTIONS = {
+    400: "The request cannot be done as given.",
+    401: "No valid credentials: log in, or send 'Authorization: Bearer <token>'.",
+    403: "The credentials lack the role, or the CSRF token is missing or invalid.",
+    404: "Nothing by that name or id.",
+    409: "The request conflicts with the current state (a stale version, a taken name).",
+    413: "The request body is over the cap.",
+    422: "The request does not match its documented shape.",
+    429: "Too many requests: Retry-After says when to try again.",
+}
+ERROR_HEADERS = {
+    401: {"WWW-Authenticate": {"description": "Bearer", "schema": {"type": "string"}}},
+    429: {
+        "Retry-After": {"description": "Seconds to wait.", "schema": {"type": "integer"}},
+    },
+}
+# What any API operation may answer besides its success: every one sits behind the same
+# authentication, CSRF check, body cap and validation. 429 is not here: only rate-limited
+# operations send it, and they document it with ``error_responses(429)``.
+COMMON_ERRORS = (400, 401, 403, 404, 409, 413, 422)
+
+
+def error_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI ``responses`` for these error statuses, each with the ``ErrorOut`` body."""
+    return {
+        status: {
+            "model": ErrorOut,
+            "description": ERROR_DESCRIPTIONS[status],
+            **({"headers": ERROR_HEADERS[status]} if status in ERROR_HEADERS else {}),
+        }
+        for status in statuses
+    }
+
+
 def error_body(code: str, message: str, **details: Any) -> dict[str, Any]:
     return {
         "error": {"code": code, "message": message, **({"details": details} if details else {})}
@@ -52,6 +100,14 @@ def error_body(code: str, message: str, **details: Any) -> dict[str, Any]:
 
 
 def install_error_handlers(app: FastAPI) -> None:
+    """Render every error as ``ErrorOut``, and say so in the OpenAPI document.
+
+    Call it before including routers: the documented responses reach the routes included
+    after it (as ``FastAPI(responses=...)`` would). Without them the document would promise
+    FastAPI's default 422 body and none of the statuses the handlers below send.
+    """
+    app.router.responses = {**error_responses(*COMMON_ERRORS), **app.router.responses}
+
     async def on_app_error(_request: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, AppError)  # noqa: S101 - registered for AppError only
         headers = {"WWW-Authenticate": "Bearer"} if exc.status_code == 401 else {}

@@ -184,3 +184,38 @@ async def test_closed_shows_take_no_questions(
         409,
         "cannot go",
     )
+
+
+async def test_nulls_clear_only_what_may_be_empty_and_huge_ids_are_refused(
+    http: httpx.AsyncClient, live_event: dict[str, Any], admin: Actor, moderator: Actor
+) -> None:
+    url = "/api/v1/events/ask-test"
+    with_stream = await http.patch(
+        url, json={"stream_url": "https://www.youtube.com/watch?v=abcdefgh"}, headers=admin.headers
+    )
+    assert with_stream.status_code == 200, with_stream.text
+    for field in ("title", "hashtags", "description", "answering_handle", "embed_origins"):
+        assert_clear_error(
+            await http.patch(url, json={field: None}, headers=admin.headers), 422, "null"
+        )
+    assert_clear_error(await http.patch(url, json={"hashtags": []}, headers=admin.headers), 422)
+    cleared = await http.patch(
+        url, json={"stream_url": None, "starts_at": None}, headers=admin.headers
+    )
+    assert cleared.status_code == 200, cleared.text
+    assert cleared.json()["stream_url"] == ""
+    assert cleared.json()["title"] == "Ask Test Bank"
+    question = await ask(http, "Kept as it is")
+    assert_clear_error(
+        await http.patch(
+            f"/api/v1/questions/{question['id']}", json={"text": None}, headers=moderator.headers
+        ),
+        422,
+        "null",
+    )
+    assert_clear_error(await http.get(f"/api/v1/questions/{2**70}", headers=moderator.headers), 422)
+    assert_clear_error(
+        await http.get(f"{url}/questions?offset={2**70}", headers=moderator.headers), 422
+    )
+    kept = await http.get(f"/api/v1/questions/{question['id']}", headers=moderator.headers)
+    assert kept.json()["text"] == "Kept as it is"

@@ -162,6 +162,27 @@ async def test_sockets_refuse_other_origins(
         assert (await own.recv())["type"] == "hello"
 
 
+async def test_behind_a_tls_proxy_the_own_origin_is_https(
+    settings: Settings, live_event: dict[str, Any], moderator: Actor
+) -> None:
+    """A page served through a TLS-terminating proxy has an https:// origin; the socket
+    reaches Tribune over plain HTTP with X-Forwarded-Proto, believed from configured proxies
+    only."""
+    proxied = settings.model_copy(update={"trusted_proxies": ["127.0.0.1"]})
+    for trusted, app_settings in ((True, proxied), (False, settings)):
+        with serve_in_thread(create_app(app_settings, run_sources=False)) as server:
+            host = server.url.removeprefix("http://")
+            channel = Channel(f"{server.ws_url}/ws/events/ask-test/moderation", moderator.token)
+            channel.headers.update({"Origin": f"https://{host}", "X-Forwarded-Proto": "https"})
+            if trusted:
+                async with channel:
+                    assert (await channel.recv())["type"] == "hello"
+            else:
+                with pytest.raises(InvalidStatus):
+                    async with channel:
+                        pass
+
+
 async def test_logins_are_throttled_per_account(live_server: LiveServer, moderator: Actor) -> None:
     async with httpx.AsyncClient(base_url=live_server.url) as browser:
         for _ in range(5):

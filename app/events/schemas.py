@@ -2,10 +2,19 @@ import re
 from datetime import datetime
 from typing import Annotated
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, HttpUrl, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    HttpUrl,
+    field_validator,
+    model_validator,
+)
 
 from app.accounts.models import Role
 from app.events.models import LiveEventState
+from app.fields import never_null, reject_null
 
 SLUG_RE = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,62}[a-z0-9])?$")
 HASHTAG_RE = re.compile(r"^\w{1,100}$")
@@ -56,19 +65,37 @@ AwareDatetime = Annotated[datetime | None, AfterValidator(_aware)]
 
 
 class LiveEventFields(BaseModel):
+    """Leave a field out to keep it. The times and the stream URL can be cleared (null); the
+    other fields always have a value (an empty string or list where there is none), so null
+    is refused."""
+
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
-    title: str | None = Field(None, min_length=1, max_length=200)
-    description: str | None = Field(None, max_length=5000)
-    hashtags: list[Hashtag] | None = Field(None, max_length=10)
-    answering_handle: Handle | None = None
-    spokesperson: str | None = Field(None, max_length=120)
+    title: str | None = Field(None, min_length=1, max_length=200, json_schema_extra=never_null)
+    description: str | None = Field(None, max_length=5000, json_schema_extra=never_null)
+    hashtags: list[Hashtag] | None = Field(
+        None, min_length=1, max_length=10, json_schema_extra=never_null
+    )
+    answering_handle: Handle | None = Field(None, json_schema_extra=never_null)
+    spokesperson: str | None = Field(None, max_length=120, json_schema_extra=never_null)
     starts_at: AwareDatetime = None
     ends_at: AwareDatetime = None
     # HTTPS only: the page is served over HTTPS inside the brand's site.
     stream_url: HttpUrl | None = None
     # Who may frame the audience page: exact origins (scheme://host[:port]). Empty: any HTTPS.
-    embed_origins: list[Origin] | None = Field(None, max_length=20)
+    embed_origins: list[Origin] | None = Field(None, max_length=20, json_schema_extra=never_null)
+
+    @field_validator(
+        "title",
+        "description",
+        "hashtags",
+        "answering_handle",
+        "spokesperson",
+        "embed_origins",
+    )
+    @classmethod
+    def _not_null(cls, value: object) -> object:
+        return reject_null(value)
 
     @model_validator(mode="after")
     def _check(self) -> "LiveEventFields":

@@ -192,8 +192,10 @@ async def edit(session: AsyncSession, live_event: LiveEvent, data: LiveEventUpda
         if state not in _STATE_MOVES[live_event.state]:
             raise Conflict(f"a LiveEvent cannot go from {live_event.state.value} to {state}")
         live_event.state = LiveEventState(state)
+    if "stream_url" in fields:  # null clears it: no stream
+        fields["stream_url"] = str(data.stream_url) if data.stream_url else ""
     for name, value in fields.items():
-        setattr(live_event, name, str(value) if name == "stream_url" and value else value)
+        setattr(live_event, name, value)
     starts, ends = live_event.starts_at, live_event.ends_at
     if starts and ends and ends <= starts:
         raise Conflict("ends_at must be after starts_at")

@@ -5,7 +5,8 @@ from fastapi import APIRouter, Body, Depends, Query, Request
 
 from app.accounts.deps import CurrentUser
 from app.accounts.models import MODERATORS, PRESENTERS, Role, User
-from app.db import SessionDep
+from app.db import MAX_ID, IdPath, SessionDep
+from app.errors import error_responses
 from app.events import service as events
 from app.events.deps import Presenting
 from app.publishing import service as publishing
@@ -38,7 +39,7 @@ def question_role(allowed: frozenset[Role]) -> Callable[..., Awaitable[User]]:
     """A dependency for routes under ``/questions/{question_id}``: the user, if their role on
     the question's LiveEvent is one of ``allowed``."""
 
-    async def check(question_id: int, session: SessionDep, user: CurrentUser) -> User:
+    async def check(question_id: IdPath, session: SessionDep, user: CurrentUser) -> User:
         question = await service.get(session, question_id)
         live_event = await events.get(session, question.live_event_id)
         await events.require_role(session, user, live_event, allowed)
@@ -58,7 +59,7 @@ async def list_questions(
     filters: Annotated[QuestionFilters, Query()],
     status: Status | None = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, le=MAX_ID)] = 0,
 ) -> QuestionPage:
     """Questions of a LiveEvent, by status; approved ones in queue order. Filter by category,
     language, source, or text (``q``)."""
@@ -71,7 +72,7 @@ async def question_counts(session: SessionDep, access: Presenting) -> QuestionCo
     return await service.counts(session, access.live_event)
 
 
-@router.post("/events/{slug}/questions", status_code=201)
+@router.post("/events/{slug}/questions", status_code=201, responses=error_responses(429))
 async def ask_question(
     slug: str, data: AudienceQuestionIn, request: Request, session: SessionDep
 ) -> PublicQuestion:
@@ -100,13 +101,13 @@ async def public_snapshot(slug: str, session: SessionDep) -> PublicSnapshot:
 
 
 @router.get("/questions/{question_id}")
-async def get_question(question_id: int, session: SessionDep, _: Presenter) -> QuestionOut:
+async def get_question(question_id: IdPath, session: SessionDep, _: Presenter) -> QuestionOut:
     return await service.question_view(session, await service.get(session, question_id))
 
 
 @router.get("/questions/{question_id}/history")
 async def question_history(
-    question_id: int, session: SessionDep, _: Moderator
+    question_id: IdPath, session: SessionDep, _: Moderator
 ) -> list[TransitionOut]:
     """Every transition of the question: who, when, from what to what."""
     await service.get(session, question_id)
@@ -115,7 +116,7 @@ async def question_history(
 
 @router.patch("/questions/{question_id}")
 async def edit_question(
-    question_id: int, data: QuestionEdit, session: SessionDep, user: Moderator
+    question_id: IdPath, data: QuestionEdit, session: SessionDep, user: Moderator
 ) -> QuestionOut:
     """Edit the text (the original is kept), the note, the category or the queue position."""
     question = await service.edit(session, question_id, data, user)
@@ -132,28 +133,28 @@ async def _act(
 
 @router.post("/questions/{question_id}/approve")
 async def approve(
-    question_id: int, session: SessionDep, user: Moderator, body: OptionalAction = None
+    question_id: IdPath, session: SessionDep, user: Moderator, body: OptionalAction = None
 ) -> QuestionOut:
     return await _act(session, question_id, Action.approve, user, body)
 
 
 @router.post("/questions/{question_id}/reject")
 async def reject(
-    question_id: int, session: SessionDep, user: Moderator, body: OptionalAction = None
+    question_id: IdPath, session: SessionDep, user: Moderator, body: OptionalAction = None
 ) -> QuestionOut:
     return await _act(session, question_id, Action.reject, user, body)
 
 
 @router.post("/questions/{question_id}/archive")
 async def archive(
-    question_id: int, session: SessionDep, user: Moderator, body: OptionalAction = None
+    question_id: IdPath, session: SessionDep, user: Moderator, body: OptionalAction = None
 ) -> QuestionOut:
     return await _act(session, question_id, Action.archive, user, body)
 
 
 @router.post("/questions/{question_id}/on-air")
 async def on_air(
-    question_id: int, session: SessionDep, user: Presenter, body: OptionalAction = None
+    question_id: IdPath, session: SessionDep, user: Presenter, body: OptionalAction = None
 ) -> QuestionOut:
     """Put an approved question on air; the one on air before goes back to the queue head."""
     version = body.version if body else None
@@ -163,7 +164,7 @@ async def on_air(
 
 @router.post("/questions/{question_id}/mark-answered")
 async def mark_answered(
-    question_id: int, session: SessionDep, user: Presenter, body: OptionalAction = None
+    question_id: IdPath, session: SessionDep, user: Presenter, body: OptionalAction = None
 ) -> QuestionOut:
     """The spokesperson answered out loud: answered, with no written answer to publish."""
     version = body.version if body else None
@@ -173,7 +174,7 @@ async def mark_answered(
 
 @router.post("/questions/{question_id}/undo")
 async def undo(
-    question_id: int, session: SessionDep, user: Moderator, body: OptionalAction = None
+    question_id: IdPath, session: SessionDep, user: Moderator, body: OptionalAction = None
 ) -> QuestionOut:
     """Revert the question's last transition (again to step further back)."""
     version = body.version if body else None
@@ -183,7 +184,7 @@ async def undo(
 
 @router.post("/questions/{question_id}/answer-preview")
 async def answer_preview(
-    question_id: int, data: AnswerIn, request: Request, session: SessionDep, _: Presenter
+    question_id: IdPath, data: AnswerIn, request: Request, session: SessionDep, _: Presenter
 ) -> AnswerPreview:
     """What publishing this answer would post on X (the thread's parts) and its estimated
     spend; nothing is stored. The composer shows it as the spokesperson types."""
@@ -201,7 +202,7 @@ async def x_spend(session: SessionDep, access: Presenting) -> EventSpend:
 
 @router.post("/questions/{question_id}/answers", status_code=201)
 async def answer(
-    question_id: int, data: AnswerIn, request: Request, session: SessionDep, user: Presenter
+    question_id: IdPath, data: AnswerIn, request: Request, session: SessionDep, user: Presenter
 ) -> AnswerOut:
     """Publish the spokesperson's answer; the question becomes answered everywhere."""
     x_enabled = request.app.state.settings.x_credentials().can_post

@@ -1,8 +1,9 @@
 from datetime import datetime
 from typing import Annotated
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator
 
+from app.fields import never_null, reject_null
 from app.ingest.xpayload import clean_text
 from app.publishing.models import DeliveryStatus, XMode
 from app.questions.models import Category, Origin
@@ -54,12 +55,20 @@ class ActionIn(BaseModel):
 
 
 class QuestionEdit(ActionIn):
+    """Leave a field out to keep it. Only the category can be cleared (null): text, note and
+    queue position always have a value, so a null for them is refused, never stored."""
+
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
-    text: str | None = Field(None, min_length=1, max_length=4000)
-    note: str | None = Field(None, max_length=2000)
+    text: str | None = Field(None, min_length=1, max_length=4000, json_schema_extra=never_null)
+    note: str | None = Field(None, max_length=2000, json_schema_extra=never_null)
     category: Category | None = None
-    queue_position: float | None = None
+    queue_position: float | None = Field(None, json_schema_extra=never_null)
+
+    @field_validator("text", "note", "queue_position")
+    @classmethod
+    def _not_null(cls, value: object) -> object:
+        return reject_null(value)
 
 
 class AnswerIn(BaseModel):
