@@ -8,7 +8,7 @@ PORT ?= 8000
 SPEED ?= 2
 
 .DEFAULT_GOAL := help
-.PHONY: help demo test lint serve clean
+.PHONY: help demo test lint audit serve clean
 
 help: ## List the commands
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
@@ -32,6 +32,9 @@ lint: $(STAMP) ## ruff (style and security rules) and mypy strict
 	$(BIN)/ruff check app tests migrations bench
 	$(BIN)/ruff format --check app tests migrations bench
 	$(BIN)/mypy
+
+audit: $(STAMP) ## pip-audit of the installed dependencies (needs PyPI's JSON API or OSV)
+	$(BIN)/pip-audit --strict --skip-editable --progress-spinner off
 
 serve: $(STAMP) ## Migrate and serve with the settings in the environment (TRIBUNE_*)
 	$(BIN)/tribune serve
