@@ -18,6 +18,9 @@ class Settings(BaseSettings):
     database_url: str = "sqlite+aiosqlite:///./tribune.db"
     # Empty means the in-process hub: fine for one worker, the embedded default.
     redis_url: str = ""
+    # The Redis pub/sub channel the workers of one deployment share (several deployments may
+    # share a Redis with different channels).
+    redis_channel: str = "tribune:updates"
     secret_key: SecretStr = SecretStr(DEFAULT_SECRET_KEY)
     demo: bool = False
     x_api_base_url: str = "https://api.twitter.com"

@@ -159,7 +159,7 @@ async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
     After the commit, updates the services emitted are handed to the hub (never before: a
     rolled-back change must not reach a screen).
     """
-    async with unit_of_work(request.app.state.sessionmaker, request.app.state.hub) as session:
+    async with unit_of_work(request.app.state.sessionmaker, request.app.state.notifier) as session:
         yield session
 
 

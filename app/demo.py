@@ -188,7 +188,7 @@ def autopilot(on_air_seconds: float = AUTOPILOT_ON_AIR_SECONDS) -> BackgroundJob
 
 async def _watch_replies(app: FastAPI, group: asyncio.TaskGroup, on_air_seconds: float) -> None:
     maker: async_sessionmaker[AsyncSession] = app.state.sessionmaker
-    hub = app.state.hub
+    hub = app.state.notifier
     # The brand's answers also go back to (the sandbox) X, as replies or standalone posts.
     x_enabled = app.state.settings.x_credentials().can_post
     seen = 0

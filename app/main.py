@@ -11,7 +11,7 @@ from fastapi.staticfiles import StaticFiles
 
 from app.accounts.router import router as accounts_router
 from app.config import Settings, get_settings
-from app.db import make_engine, make_sessionmaker
+from app.db import Notifier, make_engine, make_sessionmaker
 from app.errors import install_error_handlers
 from app.events.router import router as events_router
 from app.ingest.router import router as ingest_router
@@ -20,6 +20,7 @@ from app.logs import configure_logging
 from app.paths import STATIC_DIR
 from app.publishing.worker import PublishingWorker
 from app.questions.router import router as questions_router
+from app.realtime.bus import RedisBus
 from app.realtime.hub import Hub
 from app.realtime.router import router as realtime_router
 from app.security import BodyLimit, LoginLimits, SecurityHeaders, SlidingWindow
@@ -52,7 +53,16 @@ def create_app(
             poll_seconds=settings.poll_seconds,
         )
         app.state.hub = hub
-        runner = Runner(app.state.sessionmaker, hub, settings)
+        # What transactions tell after commit: this worker's hub, and through Redis the others'.
+        notifier: Notifier = hub
+        bus: RedisBus | None = None
+        if settings.redis_url:
+            bus = RedisBus(settings.redis_url, settings.redis_channel, hub)
+            await bus.start()
+            notifier = bus
+        app.state.bus = bus
+        app.state.notifier = notifier
+        runner = Runner(app.state.sessionmaker, notifier, settings)
         app.state.runner = runner
         if run_sources:
             await runner.start()
@@ -60,7 +70,7 @@ def create_app(
         if settings.x_credentials().can_post:
             worker = PublishingWorker(
                 app.state.sessionmaker,
-                hub,
+                notifier,
                 settings.x_credentials(),
                 settings.x_api_base_url,
                 backoff_scale=settings.x_backoff_scale,
@@ -76,6 +86,8 @@ def create_app(
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
             await runner.stop()
+            if bus is not None:
+                await bus.close()
             await hub.close()
             await engine.dispose()
 

@@ -146,6 +146,10 @@ class Hub:
             if feed is not None:
                 feed.wake.set()
 
+    def notify_all(self) -> None:
+        """Wake every feed (after a gap in notifications: each reads what it missed)."""
+        self.notify(list(self._feeds))
+
     async def subscribe(self, live_event_id: int, channel: Channel) -> Subscriber:
         """Register a client. Everything committed after this returns reaches its queue.
 
