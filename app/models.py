@@ -2,8 +2,9 @@
 
 from app.accounts.models import ApiToken, User, WebSession
 from app.db import Base
-from app.events.models import LiveEvent
+from app.events.models import LiveEvent, TeamMember
 from app.ingest.models import IngestSource, Post
+from app.ops.models import Lease
 from app.publishing.models import Attempt, Delivery
 from app.questions.models import Answer, Question, Transition
 from app.realtime.models import Update
@@ -15,9 +16,11 @@ __all__ = [
     "Base",
     "Delivery",
     "IngestSource",
+    "Lease",
     "LiveEvent",
     "Post",
     "Question",
+    "TeamMember",
     "Transition",
     "Update",
     "User",

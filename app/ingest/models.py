@@ -1,7 +1,7 @@
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, Boolean, ForeignKey, String, Text, UniqueConstraint
+from sqlalchemy import JSON, Boolean, ForeignKey, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.db import Base, UTCDateTime, utcnow
@@ -55,4 +55,9 @@ class IngestSource(Base):
     cursor: Mapped[str] = mapped_column(String(200), default="")
     status: Mapped[str] = mapped_column(String(20), default="idle")
     status_detail: Mapped[str] = mapped_column(Text, default="")
+    # Bumped by every restart asked for: the worker running the source restarts it on seeing
+    # a newer generation, whichever worker took the request.
+    generation: Mapped[int] = mapped_column(Integer, default=1)
+    # The worker running it (host:pid), shown to the operator.
+    worker: Mapped[str] = mapped_column(String(200), default="")
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)

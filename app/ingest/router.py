@@ -95,6 +95,8 @@ async def restart_source(
     if row is None or row.live_event_id != live_event.id:
         raise NotFound(f"no source {source_id} in {slug!r}")
     row.enabled, row.status, row.status_detail = True, "starting", ""
+    # Whichever worker runs it restarts it on seeing the new generation.
+    row.generation += 1
     background.add_task(request.app.state.runner.start_one, row.id)
     return service.source_view(row)
 

@@ -16,6 +16,7 @@ from app.ingest.models import IngestSource
 from app.ingest.registry import build_source
 from app.ingest.schemas import IngestResult
 from app.ingest.service import enabled_sources, ingest_posts
+from app.ops import service as ops
 
 log = logging.getLogger(__name__)
 
@@ -66,43 +67,88 @@ async def play(
             on_batch(result)
 
 
+# Each source runs in exactly one worker of the deployment: the holder of its lease. The
+# holder renews every LEASE_RENEW_SECONDS; when it dies, another worker takes the lease once it
+# expires, so a source is back within LEASE_SECONDS + LEASE_RENEW_SECONDS (8 s).
+LEASE_SECONDS = 6.0
+LEASE_RENEW_SECONDS = 2.0
+
+
+def lease_name(source_id: int) -> str:
+    return f"source:{source_id}"
+
+
 class Runner:
-    """Runs every enabled source of the database in this process, each in its own task."""
+    """Runs the enabled sources this worker leads, each in its own supervised task."""
 
     def __init__(
-        self, maker: async_sessionmaker[AsyncSession], notifier: Notifier, settings: Settings
+        self,
+        maker: async_sessionmaker[AsyncSession],
+        notifier: Notifier,
+        settings: Settings,
+        *,
+        name: str | None = None,
     ) -> None:
         self._maker = maker
         self._notifier = notifier
         self._settings = settings
-        self._tasks: dict[int, asyncio.Task[None]] = {}
+        self.name = name or ops.worker_name()
+        # Running sources: their task and the generation of the config it runs.
+        self._tasks: dict[int, tuple[asyncio.Task[None], int]] = {}
+        self._wake = asyncio.Event()
+        self._lead_task: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
-        """Start every enabled source."""
-        async with self._maker() as session:
-            rows = await enabled_sources(session)
-            ids = [row.id for row in rows]
-        for source_id in ids:
-            await self.start_one(source_id)
+        """Lead: take the leases of enabled sources as they come free, and run those."""
+        if self._lead_task is None:
+            self._lead_task = asyncio.create_task(self._lead(), name="tribune-ingest-leader")
 
     async def start_one(self, source_id: int) -> None:
-        """(Re)start one source from its stored config and cursor."""
-        await self.stop_one(source_id)
-        async with self._maker() as session:
-            row = await session.get(IngestSource, source_id)
-            if row is None or not row.enabled:
-                return
-            kind, config = row.kind, dict(row.config)
-        self._tasks[source_id] = asyncio.create_task(
-            self._supervise(source_id, kind, config), name=f"tribune-source-{source_id}"
-        )
+        """A source was added or asked to restart: look now rather than at the next round."""
+        await self.start()
+        self._wake.set()
 
-    async def stop_one(self, source_id: int) -> None:
-        task = self._tasks.pop(source_id, None)
-        if task is not None:
-            task.cancel()
+    @property
+    def running(self) -> set[int]:
+        return {sid for sid, (task, _) in self._tasks.items() if not task.done()}
+
+    async def _lead(self) -> None:
+        while True:
+            try:
+                await self._round()
+            except Exception:
+                # The database may be away for a moment: keep what runs, try again soon.
+                log.exception("ingest leadership round failed")
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), LEASE_RENEW_SECONDS)
+            self._wake.clear()
+
+    async def _round(self) -> None:
+        held: dict[int, tuple[str, dict[str, object], int]] = {}
+        async with unit_of_work(self._maker, self._notifier) as session:
+            for row in await enabled_sources(session):
+                if await ops.take(session, lease_name(row.id), self.name, LEASE_SECONDS):
+                    held[row.id] = (row.kind, dict(row.config), row.generation)
+                    if row.worker != self.name:
+                        row.worker = self.name
+        for source_id, (_task, generation) in list(self._tasks.items()):
+            lead = held.get(source_id)
+            if lead is None or lead[2] != generation:
+                # Disabled, taken over, or asked to restart with a new generation.
+                await self._stop_task(source_id)
+        for source_id, (kind, config, generation) in held.items():
+            if source_id not in self._tasks:
+                task = asyncio.create_task(
+                    self._supervise(source_id, kind, config), name=f"tribune-source-{source_id}"
+                )
+                self._tasks[source_id] = (task, generation)
+
+    async def _stop_task(self, source_id: int) -> None:
+        entry = self._tasks.pop(source_id, None)
+        if entry is not None:
+            entry[0].cancel()
             with contextlib.suppress(asyncio.CancelledError):
-                await task
+                await entry[0]
 
     async def _supervise(self, source_id: int, kind: str, config: dict[str, object]) -> None:
         delay = BACKOFF_START_SECONDS
@@ -136,9 +182,17 @@ class Runner:
             return
 
     async def stop(self) -> None:
-        tasks, self._tasks = list(self._tasks.values()), {}
-        for task in tasks:
-            task.cancel()
-        for task in tasks:
+        """Stop leading: end the sources and give their leases up for another worker."""
+        if self._lead_task is not None:
+            self._lead_task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
-                await task
+                await self._lead_task
+            self._lead_task = None
+        ids = list(self._tasks)
+        for source_id in ids:
+            await self._stop_task(source_id)
+        if ids:
+            with contextlib.suppress(Exception):
+                async with unit_of_work(self._maker, self._notifier) as session:
+                    for source_id in ids:
+                        await ops.release(session, lease_name(source_id), self.name)

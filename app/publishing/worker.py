@@ -20,7 +20,7 @@ from datetime import datetime, timedelta
 
 import requests
 import tweepy
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.db import Notifier, unit_of_work, utcnow
@@ -134,13 +134,21 @@ class PublishingWorker:
         if status in (DeliveryStatus.sending, DeliveryStatus.unknown):
             await self._reconcile(delivery_id, target, text, conversation)
             return
-        # 1. Say we are sending, durably, before anything leaves.
+        # 1. Claim it and say we are sending, durably, before anything leaves. One conditional
+        # UPDATE: of several workers that saw it pending, exactly one moves it to sending.
         async with unit_of_work(self._maker, self._notifier) as session:
-            row = await session.get(Delivery, delivery_id)
-            if row is None or row.status != DeliveryStatus.pending:
+            claimed = await session.scalar(
+                update(Delivery)
+                .where(Delivery.id == delivery_id, Delivery.status == DeliveryStatus.pending)
+                .values(status=DeliveryStatus.sending, attempts=Delivery.attempts + 1)
+                .returning(Delivery.id)
+                .execution_options(synchronize_session=False)
+            )
+            if claimed is None:
+                return  # another worker has it, or it changed since we looked
+            row = await session.get(Delivery, delivery_id, populate_existing=True)
+            if row is None:
                 return
-            row.status = DeliveryStatus.sending
-            row.attempts += 1
             service.record(session, row, "send", "started")
         self._fault("before_send")
         # 2. Send.
