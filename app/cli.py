@@ -2,6 +2,7 @@
 
 import asyncio
 import getpass
+import os
 import sys
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
@@ -36,7 +37,7 @@ from app.ingest.runner import play
 from app.ingest.schemas import IngestResult
 from app.ingest.sources.replay import ReplayConfig, ReplaySource
 from app.main import BackgroundJob, create_app
-from app.serving import uvicorn_options
+from app.serving import SERVE_SOURCES_ENV, uvicorn_options
 from app.xsandbox.app import create_sandbox_app
 from app.xsandbox.state import load_recording
 
@@ -87,15 +88,35 @@ def serve(
     host: Annotated[str | None, typer.Option(help="Default: TRIBUNE_HOST.")] = None,
     port: Annotated[int | None, typer.Option(help="Default: TRIBUNE_PORT.")] = None,
     sources: Annotated[bool, typer.Option(help="Run the configured ingest sources.")] = True,
+    workers: Annotated[
+        int, typer.Option(min=1, help="Worker processes; with TRIBUNE_REDIS_URL for fan-out.")
+    ] = 1,
 ) -> None:
-    """Migrate, then serve the app (and run ingest sources)."""
+    """Migrate, then serve the app (and run ingest sources).
+
+    With several workers each is a whole Tribune: every source runs in exactly one of them (the
+    holder of its lease) and updates reach every worker's clients (through Redis, or by each
+    worker polling the update log every TRIBUNE_POLL_SECONDS without it)."""
     settings = get_settings()
     try:
         settings.check_production_ready()
     except RuntimeError as exc:
         _fail(str(exc))
     migrate.upgrade(settings.database_url)
-    _serve(settings, host or settings.host, port or settings.port, sources)
+    if workers == 1:
+        _serve(settings, host or settings.host, port or settings.port, sources)
+        return
+    # uvicorn starts each worker from an import string; the workers read the same settings
+    # from the environment, and this flag from it too.
+    os.environ[SERVE_SOURCES_ENV] = "1" if sources else "0"
+    uvicorn.run(
+        "app.main:worker_app",
+        factory=True,
+        workers=workers,
+        host=host or settings.host,
+        port=port or settings.port,
+        **uvicorn_options(settings.log_level),
+    )
 
 
 def _serve(

@@ -1,6 +1,7 @@
 """Settings, read once from the environment (prefix ``TRIBUNE_``) or a ``.env`` file."""
 
 from functools import lru_cache
+from typing import Literal
 
 from pydantic import SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -60,6 +61,8 @@ class Settings(BaseSettings):
     # Bearer and cookie session lifetime.
     session_hours: int = 12
     log_level: str = "INFO"
+    # "text" for people, "json" (one object per line, with the worker) for log collectors.
+    log_format: Literal["text", "json"] = "text"
     # Questions one client may send from the audience form per minute.
     audience_questions_per_minute: int = 5
     # Proxies whose X-Forwarded-For is believed (addresses or networks, e.g. "10.0.0.0/8").

@@ -1,8 +1,12 @@
 """Logging set-up: one format, and secrets kept out of every record."""
 
 import logging
+import os
 import re
+import socket
 from typing import ClassVar
+
+from pythonjsonlogger.json import JsonFormatter
 
 # Anything that looks like a credential in a log line: bearer tokens, our API tokens, cookies,
 # passwords in URLs. tweepy logs request headers at DEBUG; its logger is held at INFO as well.
@@ -56,13 +60,29 @@ class RedactingFilter(logging.Filter):
         return redact(text)
 
 
-def configure_logging(level: str, secrets: list[str] | None = None) -> None:
+TEXT_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
+
+
+def formatter_for(log_format: str) -> logging.Formatter:
+    if log_format == "json":
+        # One JSON object per line, for log collectors; the worker says which process spoke.
+        return JsonFormatter(
+            "%(asctime)s %(levelname)s %(name)s %(message)s",
+            rename_fields={"levelname": "level", "name": "logger", "asctime": "time"},
+            static_fields={"worker": f"{socket.gethostname()}:{os.getpid()}"},
+        )
+    return logging.Formatter(TEXT_FORMAT)
+
+
+def configure_logging(
+    level: str, secrets: list[str] | None = None, log_format: str = "text"
+) -> None:
     """One handler on the root logger, and redaction on every handler there is."""
     RedactingFilter.secrets.update(s for s in secrets or [] if len(s) >= MIN_SECRET_LENGTH)
     root = logging.getLogger()
     if not any(isinstance(f, RedactingFilter) for h in root.handlers for f in h.filters):
         handler = logging.StreamHandler()
-        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+        handler.setFormatter(formatter_for(log_format))
         handler.addFilter(RedactingFilter())
         root.addHandler(handler)
     root.setLevel(level.upper())
@@ -71,4 +91,6 @@ def configure_logging(level: str, secrets: list[str] | None = None) -> None:
         for existing in logging.getLogger(name).handlers:
             if not any(isinstance(f, RedactingFilter) for f in existing.filters):
                 existing.addFilter(RedactingFilter())
+            if log_format == "json":
+                existing.setFormatter(formatter_for(log_format))
     logging.getLogger("tweepy").setLevel(max(logging.INFO, root.level))

@@ -2,6 +2,7 @@
 
 import asyncio
 import contextlib
+import os
 from collections.abc import AsyncIterator, Callable, Coroutine, Sequence
 from contextlib import asynccontextmanager
 from typing import Any
@@ -17,6 +18,8 @@ from app.events.router import router as events_router
 from app.ingest.router import router as ingest_router
 from app.ingest.runner import Runner
 from app.logs import configure_logging
+from app.ops.router import Metrics
+from app.ops.router import router as ops_router
 from app.paths import STATIC_DIR
 from app.publishing.worker import PublishingWorker
 from app.questions.router import router as questions_router
@@ -24,6 +27,7 @@ from app.realtime.bus import RedisBus
 from app.realtime.hub import Hub
 from app.realtime.router import router as realtime_router
 from app.security import BodyLimit, LoginLimits, SecurityHeaders, SlidingWindow
+from app.serving import SERVE_SOURCES_ENV
 from app.web.router import router as web_router
 
 BackgroundJob = Callable[[FastAPI], Coroutine[Any, Any, None]]
@@ -42,7 +46,7 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        configure_logging(settings.log_level, settings.secret_values())
+        configure_logging(settings.log_level, settings.secret_values(), settings.log_format)
         engine = make_engine(settings.database_url)
         app.state.engine = engine
         app.state.sessionmaker = make_sessionmaker(engine)
@@ -104,6 +108,7 @@ def create_app(
     app.add_middleware(BodyLimit)
     app.state.audience_limiter = SlidingWindow(settings.audience_questions_per_minute, 60)
     app.state.login_limits = LoginLimits()
+    app.state.metrics = Metrics()
     for router in (
         accounts_router,
         events_router,
@@ -111,7 +116,13 @@ def create_app(
         ingest_router,
         realtime_router,
         web_router,
+        ops_router,
     ):
         app.include_router(router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     return app
+
+
+def worker_app() -> FastAPI:
+    """One worker of `tribune serve --workers N` (uvicorn imports it in each process)."""
+    return create_app(run_sources=os.environ.get(SERVE_SOURCES_ENV, "1") == "1")

@@ -13,6 +13,10 @@ GRACEFUL_SHUTDOWN_SECONDS = 3
 KEEP_ALIVE_SECONDS = 75
 
 
+# `tribune serve --workers N` tells its worker processes whether to run ingest sources.
+SERVE_SOURCES_ENV = "TRIBUNE_SERVE_SOURCES"
+
+
 def uvicorn_options(log_level: str = "info") -> dict[str, Any]:
     """Keyword arguments for ``uvicorn.run`` / ``uvicorn.Config`` (all but app, host, port)."""
     return {

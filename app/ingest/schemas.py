@@ -53,4 +53,6 @@ class SourceOut(BaseModel):
     status: str
     status_detail: str
     cursor: str
+    # The worker running it (host:pid): with several workers, exactly one does.
+    worker: str
     rule: str | None = None

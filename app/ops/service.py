@@ -5,16 +5,25 @@ two workers racing for it cannot both win. Ingest is safe even across the moment
 changes hands: posts are stored once per (source, external id) whoever stores them.
 """
 
+import asyncio
 import os
 import socket
+from dataclasses import dataclass
 from datetime import timedelta
 
-from sqlalchemy import case, delete, select, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import case, delete, func, select, text, update
+from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.db import utcnow
+from app.events.models import LiveEvent, LiveEventState
+from app.ingest.models import IngestSource, Post
 from app.ops.models import Lease
+from app.ops.schemas import Check, SourceState
+from app.publishing.models import Delivery, DeliveryStatus
+
+# Deliveries still on their way out: the outbox.
+UNSETTLED = (DeliveryStatus.pending, DeliveryStatus.sending, DeliveryStatus.unknown)
 
 
 def worker_name() -> str:
@@ -58,3 +67,79 @@ async def holder_of(session: AsyncSession, name: str) -> str | None:
     return await session.scalar(
         select(Lease.holder).where(Lease.name == name, Lease.expires_at >= utcnow())
     )
+
+
+# --- Readiness and metrics -------------------------------------------------------------------
+
+# A check that takes longer than this counts as failed: a load balancer must not wait on it.
+CHECK_SECONDS = 2.0
+
+
+async def database_check(session: AsyncSession) -> Check:
+    try:
+        async with asyncio.timeout(CHECK_SECONDS):
+            await session.execute(text("SELECT 1"))
+    except (TimeoutError, SQLAlchemyError, OSError) as exc:
+        return Check(ok=False, detail=type(exc).__name__)
+    return Check(ok=True)
+
+
+async def source_states(session: AsyncSession) -> list[SourceState]:
+    rows = await session.execute(
+        select(IngestSource, LiveEvent.slug)
+        .join(LiveEvent, LiveEvent.id == IngestSource.live_event_id)
+        .where(IngestSource.enabled.is_(True))
+        .order_by(IngestSource.id)
+    )
+    return [
+        SourceState(
+            id=source.id,
+            live_event=slug,
+            kind=source.kind,
+            status=source.status,
+            worker=source.worker,
+        )
+        for source, slug in rows
+    ]
+
+
+@dataclass(frozen=True)
+class Figures:
+    """What /metrics reports from the database, read at scrape time."""
+
+    updates: dict[str, int]  # per LiveEvent slug: its last seq (updates written so far)
+    outbox: dict[str, int]  # deliveries per status, for the unsettled ones
+    delivery_failures: int
+    ingest_lag: dict[str, float]  # per live LiveEvent: seconds from post to stored, newest post
+
+
+async def figures(session: AsyncSession) -> Figures:
+    rows = await session.execute(select(LiveEvent.slug, LiveEvent.last_seq))
+    updates = {str(slug): int(seq) for slug, seq in rows}
+    outbox = {
+        str(status): int(count)
+        for status, count in await session.execute(
+            select(Delivery.status, func.count())
+            .where(Delivery.status.in_(UNSETTLED))
+            .group_by(Delivery.status)
+        )
+    }
+    failures = await session.scalar(
+        select(func.count()).select_from(Delivery).where(Delivery.status == DeliveryStatus.failed)
+    )
+    lag: dict[str, float] = {}
+    live = await session.execute(
+        select(LiveEvent.id, LiveEvent.slug).where(LiveEvent.state == LiveEventState.live)
+    )
+    for live_event_id, slug in live:
+        newest = (
+            await session.execute(
+                select(Post.posted_at, Post.ingested_at)
+                .where(Post.live_event_id == live_event_id)
+                .order_by(Post.id.desc())
+                .limit(1)
+            )
+        ).first()
+        if newest is not None:
+            lag[slug] = max(0.0, (newest.ingested_at - newest.posted_at).total_seconds())
+    return Figures(updates, outbox, int(failures or 0), lag)

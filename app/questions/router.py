@@ -1,7 +1,7 @@
 from collections.abc import Awaitable, Callable
 from typing import Annotated
 
-from fastapi import APIRouter, Body, Depends, Query, Request
+from fastapi import APIRouter, Body, Depends, Header, Query, Request, Response
 
 from app.accounts.deps import CurrentUser
 from app.accounts.models import MODERATORS, PRESENTERS, Role, User
@@ -93,11 +93,40 @@ async def ask_question(
     return PublicQuestion.model_validate(view.model_dump())
 
 
-@router.get("/events/{slug}/public")
-async def public_snapshot(slug: str, session: SessionDep) -> PublicSnapshot:
-    """What the audience page shows: the question on air and answered Q&A (public)."""
+# A CDN may serve the snapshot this long: a page that loads a slightly older one resumes its
+# socket from that snapshot's seq and gets the rest, so staleness costs nothing.
+SNAPSHOT_MAX_AGE_SECONDS = 2
+
+
+def _snapshot_etag(live_event_id: int, seq: int) -> str:
+    # The snapshot is a function of the LiveEvent's log: same last seq, same snapshot.
+    return f'"{live_event_id}.{seq}"'
+
+
+@router.get(
+    "/events/{slug}/public",
+    response_model=PublicSnapshot,
+    responses={304: {"description": "Not modified: the If-None-Match ETag is current."}},
+)
+async def public_snapshot(
+    slug: str,
+    session: SessionDep,
+    response: Response,
+    if_none_match: Annotated[str | None, Header()] = None,
+) -> PublicSnapshot | Response:
+    """What the audience page shows: the question on air and answered Q&A (public).
+
+    Cacheable (a few seconds, by anyone) with an ETag: a CDN in front absorbs page loads, and
+    a conditional request for an unchanged snapshot gets a 304 without the database's work."""
     live_event = await events.get_by_slug(session, slug)
-    return await service.public_snapshot(session, live_event)
+    cache = f"public, max-age={SNAPSHOT_MAX_AGE_SECONDS}"
+    current = _snapshot_etag(live_event.id, live_event.last_seq)
+    if if_none_match and current in {tag.strip() for tag in if_none_match.split(",")}:
+        return Response(status_code=304, headers={"ETag": current, "Cache-Control": cache})
+    snapshot = await service.public_snapshot(session, live_event)
+    response.headers["ETag"] = _snapshot_etag(live_event.id, snapshot.seq)
+    response.headers["Cache-Control"] = cache
+    return snapshot
 
 
 @router.get("/questions/{question_id}")
