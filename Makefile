@@ -24,9 +24,16 @@ $(STAMP): pyproject.toml
 demo: $(STAMP) ## Set up and run the demo: a recorded chat replayed live, on 127.0.0.1:$(PORT)
 	$(BIN)/tribune demo --port $(PORT) --speed $(SPEED)
 
-test: $(STAMP) ## Set up and run the whole test suite (browser tests need /usr/bin/chromium)
+# Both runs always go to the end, so one report shows every failure; either one failing fails.
+# The PostgreSQL run refuses to start (it does not skip) when the server is unreachable.
+test: $(STAMP) ## Set up and run the whole suite on SQLite, then on PostgreSQL (127.0.0.1:5432)
 	@test -x /usr/bin/chromium || echo "note: browser tests need Debian's chromium (apt-get install chromium); .ci/run installs it"
-	$(BIN)/pytest
+	@status=0; \
+	echo "==> The suite on SQLite"; \
+	TRIBUNE_TEST_DATABASE=sqlite $(BIN)/pytest || status=1; \
+	echo "==> The suite on PostgreSQL (TRIBUNE_TEST_DATABASE=postgresql)"; \
+	TRIBUNE_TEST_DATABASE=postgresql $(BIN)/pytest || status=1; \
+	exit $$status
 
 lint: $(STAMP) ## ruff (style and security rules) and mypy strict
 	$(BIN)/ruff check app tests migrations bench

@@ -50,14 +50,19 @@ class Settings(BaseSettings):
     # Staff sockets one account may hold open on a worker (each screen is one; a few tabs and
     # devices fit). Beyond it a new socket is refused: a leaked token cannot open thousands.
     ws_connections_per_user: int = 12
+    # Per-message deflate on the sockets, all channels alike (uvicorn settles it in the
+    # handshake, before the app sees the connection). Off by default: each socket would
+    # compress every frame again, undoing "serialise once", and keep a zlib state (~40 KiB).
+    ws_deflate: bool = False
     # Pages show "stale" when no message arrives for about twice this long.
     heartbeat_seconds: float = 10.0
     # Each worker also polls the update log this often while it has subscribers, so an update
     # written by another process (the CLI replay, a second worker) reaches its clients even
     # when no notification does.
     poll_seconds: float = 1.0
-    # Ingest batches: many posts per transaction, never more than this many at once.
-    ingest_batch_size: int = 200
+    # Ingest batches: posts that queued up while the last batch was stored go in one
+    # transaction, never more than this many (see ingest.base.DEFAULT_MAX_BATCH).
+    ingest_batch_size: int = 1_000
     # Bearer and cookie session lifetime.
     session_hours: int = 12
     log_level: str = "INFO"

@@ -20,6 +20,8 @@ from sqlalchemy.ext.asyncio import (
 from sqlalchemy.orm import DeclarativeBase
 from sqlalchemy.types import TypeDecorator
 
+from app.errors import Invalid
+
 # Stable constraint names, so that Alembic migrations name the same thing on every database.
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -73,11 +75,40 @@ class UTCDateTime(TypeDecorator[datetime]):
 SQLITE_BUSY_TIMEOUT_MS = 10_000
 
 
+class NulInText(Invalid):
+    """A NUL character (U+0000) in a value bound for the database."""
+
+
+def _has_nul(parameters: object) -> bool:
+    """Whether a string in a statement's parameters (nested as drivers take them) has a NUL."""
+    if isinstance(parameters, str):
+        return "\x00" in parameters
+    if isinstance(parameters, tuple | list):
+        return any(_has_nul(item) for item in parameters)
+    if isinstance(parameters, dict):
+        return any(_has_nul(item) for item in parameters.values())
+    return False
+
+
+def _refuse_nul(
+    _conn: Any, _cursor: Any, _statement: str, parameters: Any, _context: Any, _many: bool
+) -> None:
+    # PostgreSQL's text types cannot hold U+0000 (the driver fails with "invalid byte
+    # sequence"), SQLite's can. Refusing it on every backend, before the statement is sent,
+    # makes a NUL anywhere in a request (a path, a query, a body) the client's error, a 400,
+    # on both; never a 500 on one of them. Network text has lost its NULs already (clean_text).
+    if _has_nul(parameters):
+        raise NulInText("text cannot contain the NUL character (U+0000)")
+
+
 def make_engine(url: str, **kwargs: Any) -> AsyncEngine:
     """Create the async engine, with SQLite configured for concurrent use."""
     if not url.startswith("sqlite"):
-        return create_async_engine(url, pool_pre_ping=True, **kwargs)
+        engine = create_async_engine(url, pool_pre_ping=True, **kwargs)
+        event.listen(engine.sync_engine, "before_cursor_execute", _refuse_nul)
+        return engine
     engine = create_async_engine(url, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000})
+    event.listen(engine.sync_engine, "before_cursor_execute", _refuse_nul)
 
     @event.listens_for(engine.sync_engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:

@@ -106,8 +106,11 @@ class Moderator:
     def __init__(self, url: str, headers: dict[str, str]) -> None:
         self.url, self.headers, self.seq, self.resumes = url, headers, 0, 0
         self.ws: Any = None
+        # Updates read together come as one message, a JSON array: handed out one by one.
+        self.unread: list[dict[str, Any]] = []
 
     async def open(self) -> None:
+        self.unread = []
         self.ws = await connect(
             f"{self.url}?after={self.seq}", additional_headers=self.headers, max_queue=None
         )
@@ -115,14 +118,17 @@ class Moderator:
 
     async def recv(self) -> dict[str, Any]:
         while True:
-            try:
-                message: dict[str, Any] = json.loads(await asyncio.wait_for(self.ws.recv(), 60))
-            except ConnectionClosed as closed:
-                if closed.rcvd is None or closed.rcvd.code != CLOSE_LAGGING:
-                    raise
-                self.resumes += 1
-                await self.open()
-                continue
+            if not self.unread:
+                try:
+                    data = json.loads(await asyncio.wait_for(self.ws.recv(), 60))
+                except ConnectionClosed as closed:
+                    if closed.rcvd is None or closed.rcvd.code != CLOSE_LAGGING:
+                        raise
+                    self.resumes += 1
+                    await self.open()
+                    continue
+                self.unread = data if isinstance(data, list) else [data]
+            message = self.unread.pop(0)
             if message["type"] not in ("hello", "heartbeat"):
                 self.seq = max(self.seq, int(message["seq"]))
             return message

@@ -1,10 +1,14 @@
-"""Shared fixtures: a migrated SQLite database per test, a real uvicorn server, users.
+"""Shared fixtures: a migrated database per test, a real uvicorn server, users.
 
-The schema is built by running the migrations once per session into a template file, which
-each test copies: real migrations, without paying for them in every test.
+The schema is built by running the migrations once per session into a template database, which
+each test copies: real migrations, without paying for them in every test. The backend is
+SQLite (a template file, copied) unless ``TRIBUNE_TEST_DATABASE=postgresql`` runs the suite on
+the PostgreSQL server (a template database, cloned with ``CREATE DATABASE ... TEMPLATE``);
+``make test`` runs it both ways.
 """
 
 import asyncio
+import concurrent.futures
 import os
 import re
 import shutil
@@ -12,10 +16,11 @@ import socket
 import threading
 import time
 import uuid
-from collections.abc import AsyncIterator, Iterable, Iterator
+from collections.abc import AsyncIterator, Coroutine, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import asyncpg
 import httpx
@@ -36,6 +41,70 @@ from app.serving import uvicorn_options
 
 PG_ADMIN_DSN = os.environ.get("TRIBUNE_TEST_PG_DSN", "postgresql://postgres@127.0.0.1:5432/test")
 TEST_SECRET = "test-secret-key-not-for-production-0123456789"
+# The database every test's app runs on: "sqlite" (the default) or "postgresql".
+BACKENDS = ("sqlite", "postgresql")
+TEST_DATABASE = os.environ.get("TRIBUNE_TEST_DATABASE", "sqlite")
+ON_POSTGRESQL = TEST_DATABASE == "postgresql"
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    if TEST_DATABASE not in BACKENDS:
+        raise pytest.UsageError(
+            f"TRIBUNE_TEST_DATABASE={TEST_DATABASE!r}: use one of {', '.join(BACKENDS)}"
+        )
+    if ON_POSTGRESQL:
+        # Fail the run up front, not with the same connection error in every test.
+        try:
+            run_async(_pg_admin("SELECT 1"))
+        except (OSError, asyncpg.PostgresError) as error:
+            raise pytest.UsageError(
+                f"TRIBUNE_TEST_DATABASE=postgresql, but PostgreSQL at {PG_ADMIN_DSN} "
+                f"is unreachable: {error!r} (set TRIBUNE_TEST_PG_DSN, or start the server)"
+            ) from error
+
+
+def pytest_report_header(config: pytest.Config) -> str:
+    where = f" ({PG_ADMIN_DSN.rsplit('/', 1)[0]})" if ON_POSTGRESQL else ""
+    return f"database: {TEST_DATABASE}{where} (TRIBUNE_TEST_DATABASE)"
+
+
+def run_async(coroutine: Coroutine[Any, Any, Any]) -> Any:
+    """Run ``coroutine`` to completion from sync code, in a thread of its own.
+
+    asyncio.run() here would replace the current event loop of the thread, which pytest-asyncio
+    may have set up for the test about to run.
+    """
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:
+        return pool.submit(asyncio.run, coroutine).result()
+
+
+async def _pg_admin(*statements: str) -> None:
+    """Run statements on the server's maintenance database (CREATE/DROP DATABASE)."""
+    conn = await asyncpg.connect(PG_ADMIN_DSN)
+    try:
+        for statement in statements:
+            await conn.execute(statement)
+    finally:
+        await conn.close()
+
+
+def _pg_url(name: str) -> str:
+    """The SQLAlchemy URL of database ``name`` on the test server."""
+    base = PG_ADMIN_DSN.rsplit("/", 1)[0].replace("postgresql://", "postgresql+asyncpg://")
+    return f"{base}/{name}"
+
+
+@contextmanager
+def _pg_throwaway(template: str | None = None) -> Iterator[str]:
+    """A new database on the PostgreSQL server (a clone of ``template``), dropped after."""
+    name = f"tribune_test_{uuid.uuid4().hex[:10]}"
+    clone = f' TEMPLATE "{template}"' if template else ""
+    run_async(_pg_admin(f'CREATE DATABASE "{name}"{clone}'))
+    try:
+        yield name
+    finally:
+        # FORCE: a server thread or a killed subprocess may still hold a connection.
+        run_async(_pg_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
 
 
 class RecordingNotifier:
@@ -49,23 +118,47 @@ class RecordingNotifier:
 
 
 @pytest.fixture(scope="session")
-def template_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    path = tmp_path_factory.mktemp("template") / "template.db"
-    migrate.upgrade(f"sqlite+aiosqlite:///{path}")
-    return path
+def template_database(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """The migrated template: a SQLite file's path, or a PostgreSQL database's name."""
+    if not ON_POSTGRESQL:
+        path = tmp_path_factory.mktemp("template") / "template.db"
+        migrate.upgrade(f"sqlite+aiosqlite:///{path}")
+        yield str(path)
+        return
+    with _pg_throwaway() as name:
+        # Alembic's engine is disposed when it returns: a template must have no connection
+        # open while it is cloned.
+        migrate.upgrade(_pg_url(name))
+        yield name
 
 
 @pytest.fixture
-def db_path(template_db: Path, tmp_path: Path) -> Path:
-    path = tmp_path / "tribune.db"
-    shutil.copy(template_db, path)
-    return path
+def database_url(template_database: str, tmp_path: Path) -> Iterator[str]:
+    """This test's own migrated database, on the suite's backend."""
+    if not ON_POSTGRESQL:
+        path = tmp_path / "tribune.db"
+        shutil.copy(template_database, path)
+        yield f"sqlite+aiosqlite:///{path}"
+        return
+    with _pg_throwaway(template=template_database) as name:
+        yield _pg_url(name)
 
 
 @pytest.fixture
-def settings(db_path: Path) -> Settings:
+def empty_database_url(tmp_path: Path) -> Iterator[str]:
+    """A database with no schema yet, on the suite's backend: for what runs the migrations
+    itself (the CLI's `db upgrade`, the demo)."""
+    if not ON_POSTGRESQL:
+        yield f"sqlite+aiosqlite:///{tmp_path / 'empty.db'}"
+        return
+    with _pg_throwaway() as name:
+        yield _pg_url(name)
+
+
+@pytest.fixture
+def settings(database_url: str) -> Settings:
     return Settings(
-        database_url=f"sqlite+aiosqlite:///{db_path}",
+        database_url=database_url,
         secret_key=SecretStr(TEST_SECRET),
         # The suite asks many questions quickly; tests/test_security.py checks the real limit.
         audience_questions_per_minute=10_000,
@@ -250,17 +343,7 @@ async def ask(http: httpx.AsyncClient, text: str, slug: str = "ask-test") -> dic
 
 @pytest.fixture
 def pg_database() -> Iterator[str]:
-    """A throwaway database on the machine's PostgreSQL, dropped afterwards."""
-    name = f"tribune_test_{uuid.uuid4().hex[:10]}"
-
-    async def admin(sql: str) -> None:
-        conn = await asyncpg.connect(PG_ADMIN_DSN)
-        try:
-            await conn.execute(sql)
-        finally:
-            await conn.close()
-
-    asyncio.run(admin(f'CREATE DATABASE "{name}"'))
-    base = PG_ADMIN_DSN.rsplit("/", 1)[0].replace("postgresql://", "postgresql+asyncpg://")
-    yield f"{base}/{name}"
-    asyncio.run(admin(f'DROP DATABASE "{name}" WITH (FORCE)'))
+    """An empty throwaway database on the machine's PostgreSQL, whatever the suite's backend:
+    for the `postgres` tests, which run on both runs."""
+    with _pg_throwaway() as name:
+        yield _pg_url(name)

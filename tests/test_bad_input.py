@@ -219,3 +219,22 @@ async def test_nulls_clear_only_what_may_be_empty_and_huge_ids_are_refused(
     )
     kept = await http.get(f"/api/v1/questions/{question['id']}", headers=moderator.headers)
     assert kept.json()["text"] == "Kept as it is"
+
+
+async def test_nul_characters_are_refused_or_dropped_on_every_backend(
+    http: httpx.AsyncClient, live_event: dict[str, Any], admin: Actor, moderator: Actor
+) -> None:
+    """PostgreSQL cannot store U+0000 and SQLite can: both refuse it alike, with a 400."""
+    url = "/api/v1/events/ask-test"
+    refused = [
+        await http.get("/api/v1/events/ask%00test"),
+        await http.get(f"{url}/questions?q=fees%00", headers=moderator.headers),
+        await http.patch(url, json={"title": "Ask\u0000Test"}, headers=admin.headers),
+        await http.put(f"{url}/team/mo%00", json={"role": "moderator"}, headers=admin.headers),
+    ]
+    for response in refused:
+        assert_clear_error(response, 400, "NUL")
+    assert (await http.get(url)).json()["title"] == "Ask Test Bank", "nothing was changed"
+    # The audience's text is cleaned like a network post's: the invisible NUL is dropped.
+    question = await ask(http, "Why\u0000 the fees?")
+    assert question["text"] == "Why the fees?"

@@ -21,9 +21,9 @@ runner = CliRunner()
 
 
 @pytest.fixture
-def env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, str]]:
+def env(empty_database_url: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, str]]:
     values = {
-        "TRIBUNE_DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path / 'cli.db'}",
+        "TRIBUNE_DATABASE_URL": empty_database_url,
         "TRIBUNE_SECRET_KEY": TEST_SECRET,
     }
     for key, value in values.items():
@@ -90,6 +90,8 @@ def test_mistakes_are_explained(env: dict[str, str]) -> None:
 def test_serve_refuses_the_placeholder_secret(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    # SQLite on both runs: a database file that does not appear is what proves it touched
+    # nothing.
     monkeypatch.setenv("TRIBUNE_DATABASE_URL", f"sqlite+aiosqlite:///{tmp_path / 's.db'}")
     monkeypatch.delenv("TRIBUNE_SECRET_KEY", raising=False)
     monkeypatch.delenv("TRIBUNE_DEMO", raising=False)
@@ -104,6 +106,7 @@ def test_serve_refuses_the_placeholder_secret(
 
 
 def test_demo_serves_replayed_questions_within_ten_seconds(tmp_path: Path) -> None:
+    # SQLite on both runs: `tribune demo` always makes a fresh SQLite file (--database).
     port = _free_port()
     clean_env = {k: v for k, v in os.environ.items() if not k.startswith("TRIBUNE_")}
     process = subprocess.Popen(  # noqa: S603 - our own command, fixed arguments

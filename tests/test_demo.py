@@ -34,13 +34,17 @@ def brand_replies() -> list[str]:
     return replies
 
 
-async def test_demo_comes_alive_through_the_x_code_path(tmp_path: Path) -> None:
+async def test_demo_comes_alive_through_the_x_code_path(
+    tmp_path: Path, empty_database_url: str
+) -> None:
     """The recorded chat arrives from the sandbox X over tweepy's stream; the brand's replies
     are answered on air and go back to (sandbox) X."""
     database = tmp_path / "demo.db"
     port = _free_port()
+    # The demo's own database is a SQLite file; its seed data, sources, autopilot and worker
+    # run here on the suite's backend.
     settings = demo_settings(database, port).model_copy(
-        update={"poll_seconds": 0.2, "x_backoff_scale": 0.01}
+        update={"database_url": empty_database_url, "poll_seconds": 0.2, "x_backoff_scale": 0.01}
     )
     banner = await asyncio.to_thread(prepare_demo, settings, database, 1000)
     assert "demo-moderator" in banner

@@ -40,11 +40,15 @@ def x_context(settings: Settings) -> XContext:
 
 def build_source(kind: str, config: dict[str, Any], settings: Settings) -> Source:
     """An instance of the source ``kind`` with its validated config."""
+    source: Source
     if kind == ReplaySource.slug:
-        return ReplaySource(_validated(ReplayConfig, kind, config))
-    if kind == XStreamSource.slug:
-        return XStreamSource(_validated(XStreamConfig, kind, config), x_context(settings))
-    if kind == XSearchSource.slug:
-        return XSearchSource(_validated(XSearchConfig, kind, config), x_context(settings))
-    known = ", ".join(sorted(SOURCES))
-    raise Invalid(f"unknown source {kind!r} (known: {known})")
+        source = ReplaySource(_validated(ReplayConfig, kind, config))
+    elif kind == XStreamSource.slug:
+        source = XStreamSource(_validated(XStreamConfig, kind, config), x_context(settings))
+    elif kind == XSearchSource.slug:
+        source = XSearchSource(_validated(XSearchConfig, kind, config), x_context(settings))
+    else:
+        known = ", ".join(sorted(SOURCES))
+        raise Invalid(f"unknown source {kind!r} (known: {known})")
+    source.max_batch = settings.ingest_batch_size
+    return source

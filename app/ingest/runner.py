@@ -11,6 +11,7 @@ from app.config import Settings
 from app.db import Notifier, unit_of_work
 from app.errors import AppError
 from app.events.models import LiveEvent
+from app.ingest.backlog import Backlog
 from app.ingest.base import Source
 from app.ingest.models import IngestSource
 from app.ingest.registry import build_source
@@ -48,23 +49,26 @@ async def play(
     """Feed the source's batches into the LiveEvent until the source ends.
 
     Each batch is stored with the source's new cursor in one transaction, so a restart resumes
-    exactly after the last committed batch (and dedup absorbs any overlap).
+    exactly after the last committed batch (and dedup absorbs any overlap). The source is read
+    while a batch is being stored; batches that queued up meanwhile are stored together, up to
+    ``source.max_batch`` posts (ingest.backlog).
     """
     async with maker() as session:
         row = await session.get(IngestSource, source_id)
         if row is None:
             raise LookupError(f"ingest source {source_id} is gone")
         cursor, live_event_id = row.cursor, row.live_event_id
-    async for batch in source.batches(cursor):
-        async with unit_of_work(maker, notifier) as session:
-            live_event = await session.get(LiveEvent, live_event_id)
-            row = await session.get(IngestSource, source_id)
-            if live_event is None or row is None:
-                raise LookupError("the LiveEvent or its source was deleted")
-            result = await ingest_posts(session, live_event, batch.posts)
-            row.cursor = batch.cursor
-        if on_batch is not None:
-            on_batch(result)
+    async with Backlog(source.batches(cursor), source.max_batch) as backlog:
+        async for batch in backlog:
+            async with unit_of_work(maker, notifier) as session:
+                live_event = await session.get(LiveEvent, live_event_id)
+                row = await session.get(IngestSource, source_id)
+                if live_event is None or row is None:
+                    raise LookupError("the LiveEvent or its source was deleted")
+                result = await ingest_posts(session, live_event, batch.posts)
+                row.cursor = batch.cursor
+            if on_batch is not None:
+                on_batch(result)
 
 
 # Each source runs in exactly one worker of the deployment: the holder of its lease. The

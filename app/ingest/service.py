@@ -1,13 +1,13 @@
 """Storing posts once each and turning new ones into pending questions."""
 
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import select
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy import Table, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.bulk import BulkInsert
+from app.db import utcnow
 from app.events.models import LiveEvent
 from app.ingest.models import X_SOURCE, IngestSource, Post
 from app.ingest.schemas import IngestResult, NormalisedPost, SourceOut
@@ -15,60 +15,84 @@ from app.questions import service as questions
 from app.questions.models import Origin
 from app.questions.schemas import NewQuestion
 
-
-def _insert_ignoring_duplicates(session: AsyncSession) -> Any:
-    # Executed with a list of parameter sets ("insertmanyvalues"): one cached statement,
-    # batched by SQLAlchemy, instead of a new many-VALUES statement compiled per batch.
-    insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
-    return (
-        insert(Post)
-        .on_conflict_do_nothing(index_elements=["source", "external_id"])
-        .returning(Post.id, Post.external_id)
-    )
+# Posts go in as plain rows, one statement a batch, duplicates skipped by the unique constraint;
+# RETURNING says which were new, and their ids.
+_INSERT_POSTS = BulkInsert(
+    cast(Table, Post.__table__),
+    [
+        "live_event_id",
+        "source",
+        "external_id",
+        "author_id",
+        "author_handle",
+        "author_name",
+        "author_avatar_url",
+        "text",
+        "lang",
+        "posted_at",
+        "ingested_at",
+        "mentions_answering_account",
+        "raw",
+    ],
+    conflict=["source", "external_id"],
+    returning=["id", "external_id"],
+)
 
 
 def becomes_question(post: NormalisedPost, live_event: LiveEvent) -> bool:
     """Retweets repeat someone else's words, and the answering account's own posts are the
     answers: neither is a question."""
+    return _becomes_question(post, live_event.answering_handle.lower())
+
+
+def _becomes_question(post: NormalisedPost, answering: str) -> bool:
+    """``becomes_question`` with the answering handle already lowered (once per batch)."""
     if post.is_retweet:
         return False
-    handle = live_event.answering_handle.lower()
-    return not (handle and post.author_handle.lower() == handle)
+    return not (answering and post.author_handle.lower() == answering)
 
 
 async def ingest_posts(
     session: AsyncSession, live_event: LiveEvent, posts: Sequence[NormalisedPost]
 ) -> IngestResult:
     """Store a batch of posts (duplicates skipped by the unique constraint) and create a
-    pending question for each new one that is a question."""
+    pending question for each new one that is a question.
+
+    Three statements whatever the batch's size: the posts, their questions, their updates.
+    """
     if not posts:
         return IngestResult(received=0, stored=0, questions=0, duplicates=0)
-    # Within a batch too, the same post counts once.
-    unique = list({(p.source, p.external_id): p for p in posts}.values())
+    # Within a batch too, the same post counts once: its first copy, as the unique constraint
+    # keeps the first across batches (so merging queued batches into one changes nothing).
+    unique: dict[tuple[str, str], NormalisedPost] = {}
+    for p in posts:
+        unique.setdefault((p.source, p.external_id), p)
     answering = live_event.answering_handle.lower()
-    rows = [
-        {
-            "live_event_id": live_event.id,
-            "source": p.source,
-            "external_id": p.external_id,
-            "author_id": p.author_id,
-            "author_handle": p.author_handle,
-            "author_name": p.author_name,
-            "author_avatar_url": p.author_avatar_url,
-            "text": p.text,
-            "lang": p.lang,
-            "posted_at": p.posted_at,
-            "mentions_answering_account": bool(answering) and answering in p.mentions,
-            "raw": p.raw,
-        }
-        for p in unique
-    ]
-    inserted = (await session.execute(_insert_ignoring_duplicates(session), rows)).all()
+    live_event_id = live_event.id  # read once: an ORM attribute costs per access
+    now = utcnow()
+    batch = list(unique.values())
+    count = len(batch)
+    columns: dict[str, list[Any]] = {
+        "live_event_id": [live_event_id] * count,
+        "source": [p.source for p in batch],
+        "external_id": [p.external_id for p in batch],
+        "author_id": [p.author_id for p in batch],
+        "author_handle": [p.author_handle for p in batch],
+        "author_name": [p.author_name for p in batch],
+        "author_avatar_url": [p.author_avatar_url for p in batch],
+        "text": [p.text for p in batch],
+        "lang": [p.lang for p in batch],
+        "posted_at": [p.posted_at for p in batch],
+        "ingested_at": [now] * count,
+        "mentions_answering_account": [bool(answering) and answering in p.mentions for p in batch],
+        "raw": [p.raw for p in batch],
+    }
+    inserted = await _INSERT_POSTS.run(session, columns)
     new_ids = {external_id: post_id for post_id, external_id in inserted}
     new = []
-    for post in unique:
+    for post in batch:
         post_id = new_ids.get(post.external_id)
-        if post_id is None or not becomes_question(post, live_event):
+        if post_id is None or not _becomes_question(post, answering):
             continue
         on_x = post.source == X_SOURCE
         conversation = str(post.raw.get("data", {}).get("conversation_id", "")) if on_x else ""

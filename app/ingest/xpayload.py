@@ -13,14 +13,15 @@ from app.ingest.schemas import NormalisedPost
 
 # Bidi overrides, embeddings and isolates, and invisible zero-width characters: they make a
 # post read differently from what it says (a classic for spoofed names and links). Zero-width
-# joiners and non-joiners stay: emoji sequences and Persian or Indic text need them.
+# joiners and non-joiners stay: emoji sequences and Persian or Indic text need them. NUL goes
+# too: it is no text anyone sees, and PostgreSQL cannot store it (db.py refuses it everywhere).
 _INVISIBLE = dict.fromkeys(
-    [*range(0x202A, 0x202F), *range(0x2066, 0x206A), 0x200B, 0x200E, 0x200F, 0x2060, 0xFEFF]
+    [*range(0x202A, 0x202F), *range(0x2066, 0x206A), 0x200B, 0x200E, 0x200F, 0x2060, 0xFEFF, 0]
 )
 
 
 def clean_text(text: str) -> str:
-    """Text as people should see it: invisible direction and width tricks removed."""
+    """Text as people should see it: invisible direction and width tricks (and NULs) removed."""
     return text.translate(_INVISIBLE)
 
 
@@ -43,9 +44,13 @@ def parse_time(value: str) -> datetime:
 
 
 def parse_post(
-    data: dict[str, Any], includes: dict[str, Any] | None, source: str
+    data: dict[str, Any],
+    includes: dict[str, Any] | None,
+    source: str,
+    raw: dict[str, Any] | None = None,
 ) -> NormalisedPost:
-    """One post object (``data``) with the response's ``includes``."""
+    """One post object (``data``) with the response's ``includes``; ``raw`` is what to keep
+    of the payload (by default, the post and the includes)."""
     try:
         post_id = str(data["id"])
         author_id = str(data["author_id"])
@@ -78,7 +83,7 @@ def parse_post(
         posted_at=parse_time(created) if created else datetime.now(UTC),
         is_retweet=is_retweet,
         mentions=mentions,
-        raw={"data": data, "includes": includes or {}},
+        raw={"data": data, "includes": includes or {}} if raw is None else raw,
     )
 
 
@@ -87,5 +92,4 @@ def parse_stream_message(message: dict[str, Any], source: str) -> NormalisedPost
     data = message.get("data")
     if not isinstance(data, dict):
         raise PayloadError("stream message without a data object")
-    post = parse_post(data, message.get("includes"), source)
-    return post.model_copy(update={"raw": message})
+    return parse_post(data, message.get("includes"), source, raw=message)

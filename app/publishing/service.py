@@ -7,6 +7,7 @@ each of which the worker commits on its own.
 
 from collections.abc import Sequence
 from datetime import datetime, timedelta
+from typing import Protocol
 
 from pydantic import BaseModel
 from sqlalchemy import func, select
@@ -27,7 +28,17 @@ PAGE_TARGET = "page"
 QUESTION_EXCERPT = 90
 
 
-def x_options(question: Question) -> list[XMode]:
+class Repliable(Protocol):
+    """What decides whether X lets us reply: a Question, or one about to be created."""
+
+    @property
+    def x_reply_allowed(self) -> bool: ...
+
+    @property
+    def x_post_id(self) -> str: ...
+
+
+def x_options(question: Repliable) -> list[XMode]:
     """The ways X allows for this question's answer, best first."""
     options = [XMode.standalone, XMode.page]
     return [XMode.reply, *options] if question.x_reply_allowed and question.x_post_id else options

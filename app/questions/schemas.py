@@ -1,3 +1,4 @@
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Annotated
 
@@ -18,8 +19,13 @@ def _clean(value: object) -> object:
 AUDIENCE_TEXT_MAX = 500
 
 
-class NewQuestion(BaseModel):
-    """A question to create (from a post or the audience form), before it has an id."""
+@dataclass(frozen=True, slots=True)
+class NewQuestion:
+    """A question to create (from a post or the audience form), before it has an id.
+
+    A plain dataclass, not a validated model: it is built by Tribune's own code from values
+    already checked (a normalised post, a validated form), thousands a second during ingest.
+    """
 
     origin: Origin
     source: str

@@ -1,13 +1,15 @@
 """Moderation: the question lifecycle, edits, answers, and what each screen is told of them."""
 
 from collections.abc import Sequence
-from typing import Any
+from datetime import datetime
+from typing import Any, cast
 
-from sqlalchemy import func, insert, select
+from sqlalchemy import Table, func, insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm.exc import StaleDataError
 
 from app.accounts.models import User
+from app.bulk import BulkInsert
 from app.db import utcnow
 from app.errors import Conflict, NotFound
 from app.events.models import LiveEvent, LiveEventState
@@ -125,18 +127,29 @@ def _messages(
     channel's view (an undo, an archive), that channel gets a bare "question.removed" with the
     id only, so no text it should not see ever travels on it.
     """
-    full = _full(question, answer).model_dump(mode="json")
-    messages: ChannelMessages = {Channel.moderation: {"question": full}}
-    for channel, visible, body in (
-        (Channel.presenter, PRESENTER_VISIBLE, full),
-        (Channel.public, PUBLIC_VISIBLE, None),
+    return _view_messages(_full(question, answer), before)
+
+
+# What the audience may see of a question: PublicQuestion's fields, and no others.
+_PUBLIC_FIELDS = set(PublicQuestion.model_fields)
+
+
+def _view_messages(view: QuestionOut, before: Status | None) -> ChannelMessages:
+    """``_messages`` from the question's full view. The view itself goes into the moderation
+    and presenter messages: the frame encoder serialises it straight to JSON (pydantic-core),
+    with no intermediate dict, which is most of the cost of an ingested post's frame."""
+    messages: ChannelMessages = {Channel.moderation: {"question": view}}
+    for channel, visible in (
+        (Channel.presenter, PRESENTER_VISIBLE),
+        (Channel.public, PUBLIC_VISIBLE),
     ):
-        if question.status in visible:
-            if body is None:
-                body = _public(question, answer).model_dump(mode="json")
+        if view.status in visible:
+            # The presenter sees the whole question; the public, PublicQuestion's share only.
+            public = channel == Channel.public
+            body = view.model_dump(mode="json", include=_PUBLIC_FIELDS) if public else view
             messages[channel] = {"question": body}
         elif before in visible:
-            messages[channel] = {"type": "question.removed", "id": question.id}
+            messages[channel] = {"type": "question.removed", "id": view.id}
         else:
             messages[channel] = None
     return messages
@@ -296,48 +309,143 @@ async def create(
     x_reply_allowed: bool = False,
 ) -> Question:
     """A new pending question; moderators see it at once."""
-    (question,) = await create_many(
-        session,
-        live_event,
-        [
-            NewQuestion(
-                origin=origin,
-                source=source,
-                text=text,
-                author_name=author_name,
-                author_handle=author_handle,
-                lang=lang,
-                post_id=post_id,
-                x_post_id=x_post_id,
-                x_conversation_id=x_conversation_id,
-                x_reply_allowed=x_reply_allowed,
-            )
-        ],
+    item = NewQuestion(
+        origin=origin,
+        source=source,
+        text=text,
+        author_name=author_name,
+        author_handle=author_handle,
+        lang=lang,
+        post_id=post_id,
+        x_post_id=x_post_id,
+        x_conversation_id=x_conversation_id,
+        x_reply_allowed=x_reply_allowed,
     )
+    row = _new_row(live_event, item, utcnow())
+    question = (await session.scalars(insert(Question).returning(Question), [row])).one()
+    await emit(session, live_event.id, "question", _messages(question, None, None))
     return question
+
+
+# What a new question starts with besides what NewQuestion says (the columns' defaults, given
+# explicitly so that what the screens are told is what was stored).
+_NEW_DEFAULTS: dict[str, Any] = {
+    "status": Status.pending,
+    "category": None,
+    "queue_position": 0.0,
+    "note": "",
+    "merged_into_id": None,
+    "status_changed_by": "",
+    "version": 1,
+}
+
+
+def _new_row(live_event: LiveEvent, item: NewQuestion, now: datetime) -> dict[str, Any]:
+    """Every column of a new pending question."""
+    return {
+        "live_event_id": live_event.id,
+        "origin": item.origin,
+        "post_id": item.post_id,
+        "source": item.source,
+        "author_name": item.author_name,
+        "author_handle": item.author_handle,
+        "lang": item.lang,
+        "x_reply_allowed": item.x_reply_allowed,
+        "x_post_id": item.x_post_id,
+        "x_conversation_id": item.x_conversation_id,
+        "original_text": item.text,
+        "text": item.text,
+        "created_at": now,
+        "status_changed_at": now,
+        **_NEW_DEFAULTS,
+    }
+
+
+# The questions table itself: ingest inserts plain rows and never loads them back as objects.
+_QUESTIONS = cast(Table, Question.__table__)
+_INSERT_QUESTIONS = BulkInsert(
+    _QUESTIONS,
+    [
+        "live_event_id",
+        "origin",
+        "post_id",
+        "source",
+        "author_name",
+        "author_handle",
+        "lang",
+        "x_reply_allowed",
+        "x_post_id",
+        "x_conversation_id",
+        "original_text",
+        "text",
+        "created_at",
+        "status_changed_at",
+        *_NEW_DEFAULTS,
+    ],
+    returning=["id", "post_id"],
+)
 
 
 async def create_many(
     session: AsyncSession, live_event: LiveEvent, new: Sequence[NewQuestion]
-) -> list[Question]:
+) -> list[QuestionOut]:
     """Many new pending questions in one insert and one run of updates: ingest's fast path
-    (thousands of posts a second arrive in batches)."""
+    (thousands of posts a second arrive in batches). The values go in column by column and the
+    screens' view is built from them: no ORM object is made or read back."""
     if not new:
         return []
-    rows = [
-        {
-            **item.model_dump(exclude={"text"}),
-            "live_event_id": live_event.id,
-            "original_text": item.text,
-            "text": item.text,
-            "status": Status.pending,
+    now = utcnow()
+    live_event_id, count = live_event.id, len(new)
+    if all(item.post_id is not None for item in new):
+        texts = [item.text for item in new]
+        columns: dict[str, list[Any]] = {
+            "live_event_id": [live_event_id] * count,
+            "origin": [item.origin for item in new],
+            "post_id": [item.post_id for item in new],
+            "source": [item.source for item in new],
+            "author_name": [item.author_name for item in new],
+            "author_handle": [item.author_handle for item in new],
+            "lang": [item.lang for item in new],
+            "x_reply_allowed": [item.x_reply_allowed for item in new],
+            "x_post_id": [item.x_post_id for item in new],
+            "x_conversation_id": [item.x_conversation_id for item in new],
+            "original_text": texts,
+            "text": texts,
+            "created_at": [now] * count,
+            "status_changed_at": [now] * count,
+            **{name: [value] * count for name, value in _NEW_DEFAULTS.items()},
         }
-        for item in new
+        # Matched to their ids by post (unique): RETURNING keeps no order.
+        inserted = await _INSERT_QUESTIONS.run(session, columns)
+        by_post = {post_id: question_id for question_id, post_id in inserted}
+        ids = [by_post[item.post_id] for item in new]
+    else:
+        # Nothing to match by: RETURNING in parameter order (which SQLite only gives one row
+        # per statement). Not ingest's case: every question there has its post.
+        rows = [_new_row(live_event, item, now) for item in new]
+        returning = insert(_QUESTIONS).returning(_QUESTIONS.c.id, sort_by_parameter_order=True)
+        ids = list((await session.scalars(returning, rows)).all())
+    views = [
+        QuestionOut(
+            id=question_id,
+            live_event_id=live_event_id,
+            origin=item.origin,
+            text=item.text,
+            original_text=item.text,
+            author_name=item.author_name,
+            author_handle=item.author_handle,
+            source=item.source,
+            lang=item.lang,
+            created_at=now,
+            status_changed_at=now,
+            answer=None,  # new questions have no answer yet: no need to look any up
+            x_options=publishing.x_options(item),
+            **_NEW_DEFAULTS,
+        )
+        for question_id, item in zip(ids, new, strict=True)
     ]
-    created = list((await session.scalars(insert(Question).returning(Question), rows)).all())
-    # New questions have no answer yet: no need to look any up.
-    await emit_many(session, live_event.id, "question", [_messages(q, None, None) for q in created])
-    return created
+    await emit_many(session, live_event_id, "question", [_view_messages(v, None) for v in views])
+    return views
 
 
 async def ask(
@@ -356,6 +464,34 @@ async def ask(
     )
 
 
+async def _get_for_change(session: AsyncSession, question_id: int) -> Question:
+    """The question, read afresh under its LiveEvent's row lock, which is held until commit.
+
+    On PostgreSQL two moderators' transactions run side by side (READ COMMITTED): both would
+    read the question as it was, and the later write would then fail the version check with
+    nothing to tell its moderator (or, across questions, put two on air). Under the lock,
+    changes to a LiveEvent's questions run one after the other, each seeing what the one
+    before committed, as SQLite's IMMEDIATE transactions do. It is the lock emit() takes anyway
+    (FOR NO KEY UPDATE, as its UPDATE of last_seq does, so inserts referencing the LiveEvent
+    are not held up), only taken first: always before any question row, hence no deadlock.
+    """
+    live_event_id = await session.scalar(
+        select(Question.live_event_id).where(Question.id == question_id)
+    )
+    if live_event_id is None:
+        raise NotFound(f"no question {question_id}")
+    await session.execute(
+        select(LiveEvent.id).where(LiveEvent.id == live_event_id).with_for_update(key_share=True)
+    )
+    # populate_existing: the route's role check loaded this question before the lock.
+    question = await session.scalar(
+        select(Question).where(Question.id == question_id).execution_options(populate_existing=True)
+    )
+    if question is None:
+        raise NotFound(f"no question {question_id}")
+    return question
+
+
 def _check_version(question: Question, version: int | None) -> None:
     if version is not None and version != question.version:
         who = f" by {question.status_changed_by}" if question.status_changed_by else ""
@@ -368,11 +504,14 @@ def _check_version(question: Question, version: int | None) -> None:
 
 
 async def _flush_or_conflict(session: AsyncSession, question: Question) -> None:
+    # Read before the flush: a failed flush rolls the transaction back and expires the object,
+    # and loading it again would raise instead of this 409.
+    question_id = question.id
     try:
         await session.flush()
     except StaleDataError as exc:
         # Another transaction changed the row between our read and our write.
-        raise Conflict(f"question {question.id} was changed by someone else; reload") from exc
+        raise Conflict(f"question {question_id} was changed by someone else; reload") from exc
 
 
 async def _move(
@@ -420,7 +559,7 @@ async def act(
     """
     if action in (Action.undo, Action.answer, Action.requeue):
         raise ValueError(f"{action} has its own function")
-    question = await get(session, question_id)
+    question = await _get_for_change(session, question_id)
     _check_version(question, version)
     try:
         to = next_status(action, question.status)
@@ -452,7 +591,7 @@ async def undo(
     Undo again to step further back. An answered question whose answer is public stays
     answered: the answer is out, and pretending otherwise would mislead; archive it instead.
     """
-    question = await get(session, question_id)
+    question = await _get_for_change(session, question_id)
     _check_version(question, version)
     last = await session.scalar(
         select(Transition)
@@ -488,7 +627,7 @@ async def edit(
     session: AsyncSession, question_id: int, data: QuestionEdit, actor: User
 ) -> Question:
     """Edit text (the original is kept), note, category or queue position."""
-    question = await get(session, question_id)
+    question = await _get_for_change(session, question_id)
     _check_version(question, data.version)
     fields: dict[str, Any] = data.model_dump(exclude_unset=True, exclude={"version"})
     if not fields:
@@ -513,7 +652,7 @@ async def answer(
     The answer and its deliveries are written in one transaction (the outbox): the page is
     published at once, X (``x_mode``, or the question's default) by the publishing worker.
     """
-    question = await get(session, question_id)
+    question = await _get_for_change(session, question_id)
     try:
         to = next_status(Action.answer, question.status)
     except IllegalTransition as exc:

@@ -1,16 +1,23 @@
 """Emitting updates: the only way a change reaches a screen."""
 
-import json
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import insert, select, update
+from pydantic_core import to_json
+from sqlalchemy import Table, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.db import PENDING_NOTIFY
+from app.bulk import BulkInsert
+from app.db import PENDING_NOTIFY, utcnow
 from app.events.models import LiveEvent
 from app.realtime.models import Update
 from app.realtime.schemas import Channel, ChannelMessages
+
+# A batch of updates is one statement, with no ORM bookkeeping.
+_INSERT_UPDATES = BulkInsert(
+    cast(Table, Update.__table__),
+    ["live_event_id", "seq", "kind", "created_at", "moderation", "presenter", "public"],
+)
 
 
 def _encode(seq: int, kind: str, body: dict[str, Any] | None) -> str | None:
@@ -19,7 +26,11 @@ def _encode(seq: int, kind: str, body: dict[str, Any] | None) -> str | None:
     # seq and type first, so a reader of a raw frame sees them at once. A channel's body may
     # name its own type (a question leaving the public's view is "question.removed" there).
     message = {"seq": seq, "type": kind, **body}
-    return json.dumps(message, separators=(",", ":"), default=str, ensure_ascii=False)
+    # pydantic-core's encoder: the same compact UTF-8 JSON as json.dumps(separators=(",", ":"),
+    # ensure_ascii=False) for JSON-ready bodies, three times faster, and it serialises a
+    # pydantic model in a body directly (as its model_dump_json would). Both count when an
+    # ingest batch writes thousands of frames.
+    return to_json(message, fallback=str).decode()
 
 
 async def emit(
@@ -74,22 +85,21 @@ async def emit_many(
         )
     ).scalar_one()
     seqs = list(range(int(end) - len(batch) + 1, int(end) + 1))
-    rows = []
+    count = len(batch)
+    frames: dict[Channel, list[str | None]] = {channel: [] for channel in Channel}
     for seq, messages in zip(seqs, batch, strict=True):
-        moderation = _encode(seq, kind, messages.get(Channel.moderation))
-        if moderation is None:
-            raise ValueError("the moderation channel sees every update")
-        rows.append(
-            {
-                "live_event_id": live_event_id,
-                "seq": seq,
-                "kind": kind,
-                "moderation": moderation,
-                "presenter": _encode(seq, kind, messages.get(Channel.presenter)),
-                "public": _encode(seq, kind, messages.get(Channel.public)),
-            }
-        )
-    await session.execute(insert(Update), rows)
+        for channel, column in frames.items():
+            column.append(_encode(seq, kind, messages.get(channel)))
+    if None in frames[Channel.moderation]:
+        raise ValueError("the moderation channel sees every update")
+    columns: dict[str, list[Any]] = {
+        "live_event_id": [live_event_id] * count,
+        "seq": seqs,
+        "kind": [kind] * count,
+        "created_at": [utcnow()] * count,
+        **{channel.value: column for channel, column in frames.items()},
+    }
+    await _INSERT_UPDATES.run(session, columns)
     session.info.setdefault(PENDING_NOTIFY, set()).add(live_event_id)
     return seqs
 

@@ -24,32 +24,39 @@ export function connect({ slug, channel, seq, onUpdate, onStatus }) {
     }
   }, 1000);
 
+  function handle(message) {
+    switch (message.type) {
+      case "hello":
+        heartbeat = message.heartbeat || heartbeat;
+        retry = 0;
+        status("live");
+        return;
+      case "heartbeat":
+      case "pong":
+        status("live");
+        return;
+      case "resync":
+        // Too far behind to replay: the page reloads a fresh snapshot and its seq.
+        closedByUs = true;
+        location.reload();
+        return;
+      default:
+        if (message.seq <= lastSeq) return; // already applied: updates are idempotent anyway
+        lastSeq = message.seq;
+        onUpdate(message);
+    }
+  }
+
   function open() {
     const scheme = location.protocol === "https:" ? "wss" : "ws";
     socket = new WebSocket(`${scheme}://${location.host}/ws/events/${encodeURIComponent(slug)}/${channel}?after=${lastSeq}`);
     socket.onmessage = (event) => {
       lastMessageAt = Date.now();
-      const message = JSON.parse(event.data);
-      switch (message.type) {
-        case "hello":
-          heartbeat = message.heartbeat || heartbeat;
-          retry = 0;
-          status("live");
-          return;
-        case "heartbeat":
-        case "pong":
-          status("live");
-          return;
-        case "resync":
-          // Too far behind to replay: the page reloads a fresh snapshot and its seq.
-          closedByUs = true;
-          location.reload();
-          return;
-        default:
-          if (message.seq <= lastSeq) return; // already applied: updates are idempotent anyway
-          lastSeq = message.seq;
-          onUpdate(message);
-      }
+      const data = JSON.parse(event.data);
+      // Updates committed (or read) together come as one message: an array of them, in seq
+      // order. Each keeps its own seq, so skipping and resuming work update by update.
+      if (Array.isArray(data)) data.forEach(handle);
+      else handle(data);
     };
     socket.onclose = () => {
       if (closedByUs) return;

@@ -147,3 +147,40 @@ async def test_a_rolled_back_change_emits_nothing(
     # The next change takes seq 1: the rolled-back one left no hole.
     await ask(http, "committed")
     assert await current_seq(http) == 1
+
+
+async def test_updates_committed_together_arrive_as_one_frame_in_seq_order(
+    http: httpx.AsyncClient,
+    live_server: LiveServer,
+    live_event: dict[str, Any],
+    moderator: Actor,
+    maker: async_sessionmaker[AsyncSession],
+) -> None:
+    async with Channel(channel_url(live_server, "moderation"), moderator.token) as ws:
+        assert (await ws.recv())["type"] == "hello"
+        # One transaction, four updates; no notification either: the feed's poll reads the
+        # commit whole, as it reads whatever piled up since its last read.
+        async with unit_of_work(maker, RecordingNotifier()) as session:
+            row = await session.get(LiveEvent, live_event["id"])
+            assert row is not None
+            for i in range(4):
+                await questions.create(
+                    session, row, origin=Origin.audience, source="audience", text=f"together {i}"
+                )
+        got = await ws.updates_until(4)
+        frames = [frame for frame in ws.frames if '"type":"question"' in frame]
+    assert [m["seq"] for m in got] == [1, 2, 3, 4]
+    assert [m["question"]["text"] for m in got] == [f"together {i}" for i in range(4)]
+    assert len(frames) == 1, "one message for the four"
+    assert frames[0].startswith('[{"seq":1,"type":"question"')
+    # A client resuming from before them gets them (from the feed's memory) the same way.
+    async with Channel(channel_url(live_server, "moderation", after=1), moderator.token) as ws:
+        assert (await ws.recv())["type"] == "hello"
+        assert [m["seq"] for m in await ws.updates_until(4)] == [2, 3, 4]
+        assert len(ws.frames) == 2
+    # A lone update is still sent as itself, not as a list of one.
+    async with Channel(channel_url(live_server, "moderation", after=4), moderator.token) as ws:
+        assert (await ws.recv())["type"] == "hello"
+        await ask(http, "alone")
+        assert [m["seq"] for m in await ws.updates_until(5)] == [5]
+        assert ws.frames[-1].startswith('{"seq":5,')

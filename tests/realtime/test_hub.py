@@ -10,10 +10,45 @@ from app.events import service as events
 from app.events.schemas import LiveEventCreate
 from app.questions import service as questions
 from app.questions.models import Origin
-from app.realtime.hub import Hub
-from app.realtime.router import _pump
-from app.realtime.schemas import CLOSE_LAGGING, Channel
+from app.realtime.hub import Batch, Hub, Subscriber
+from app.realtime.schemas import Channel
 from tests.conftest import RecordingNotifier
+
+
+class Socket:
+    """What a subscriber sends to, as uvicorn's ASGI send behaves: a send completes at once,
+    unless the socket is clogged (its buffer full), when it waits until unclogged."""
+
+    def __init__(self) -> None:
+        self.sent: list[str] = []
+        self.closed = asyncio.Event()
+        self.clear = asyncio.Event()
+        self.clear.set()
+        self._sent_one = asyncio.Event()
+
+    async def send(self, message: Any) -> None:
+        await self.clear.wait()
+        self.sent.append(message["text"])
+        self._sent_one.set()
+
+    async def close(self) -> None:
+        self.closed.set()
+
+    async def until_sent(self, count: int) -> None:
+        while len(self.sent) < count:
+            self._sent_one.clear()
+            await self._sent_one.wait()
+
+    def seqs(self) -> list[int]:
+        return [int(text.split('"seq":')[1].split(",")[0]) for text in self.sent]
+
+
+def live(sub: Subscriber, socket: Socket, sent: int) -> None:
+    sub.go_live(socket.send, socket.close, sent, heartbeat=30, beat=lambda seq: "{}")
+
+
+def batch(*seqs: int) -> Batch:
+    return Batch(seqs, [f'{{"seq":{seq},"type":"t"}}' for seq in seqs])
 
 
 async def test_a_lagging_subscriber_is_dropped_and_others_get_everything(
@@ -22,56 +57,86 @@ async def test_a_lagging_subscriber_is_dropped_and_others_get_everything(
     async with unit_of_work(maker, RecordingNotifier()) as session:
         show = await events.create(session, LiveEventCreate(slug="s", title="S", hashtag="S"))
     hub = Hub(make_sessionmaker(engine, readonly=True), queue_size=3, poll_seconds=5)
-    reader = await hub.subscribe(show.id, Channel.moderation)
-    sleeper = await hub.subscribe(show.id, Channel.moderation)
-    received: list[int] = []
+    reader, sleeper = Socket(), Socket()
+    sleeper.clear.clear()  # never reads: its first send waits for ever
+    subs = [await hub.subscribe(show.id, Channel.moderation) for _ in range(2)]
+    live(subs[0], reader, subs[0].start)
+    live(subs[1], sleeper, subs[1].start)
     try:
         for i in range(10):
             async with unit_of_work(maker, hub) as session:
                 await questions.create(
                     session, show, origin=Origin.audience, source="audience", text=f"q{i}"
                 )
-            while len(received) < i + 1:
-                item = await asyncio.wait_for(reader.queue.get(), 5)
-                assert item is not None
-                received.append(item[0])
-        assert received == list(range(1, 11))
-        assert sleeper.lagging
-        assert sleeper.queue.qsize() == 1
-        assert sleeper.queue.get_nowait() is None, "only the stop signal is left"
+            await asyncio.wait_for(reader.until_sent(i + 1), 5)
+        assert reader.seqs() == list(range(1, 11))
+        assert subs[1].lagging
+        assert subs[1].backlog == 0, "what it did not read was dropped"
         assert hub.connection_counts()[Channel.moderation] == 2
+        # Once its socket takes the one send in flight, it is closed (4008): it resumes.
+        sleeper.clear.set()
+        await asyncio.wait_for(sleeper.closed.wait(), 5)
+        assert sleeper.seqs() == [1]
     finally:
-        await hub.unsubscribe(reader)
-        await hub.unsubscribe(sleeper)
+        for sub in subs:
+            await hub.unsubscribe(sub)
         await hub.close()
     assert hub.connection_counts()[Channel.moderation] == 0
 
 
-class RecordingSocket:
-    def __init__(self) -> None:
-        self.sent: list[str] = []
-        self.closed: tuple[int, str] | None = None
-
-    async def send_text(self, text: str) -> None:
-        self.sent.append(text)
-
-    async def close(self, code: int, reason: str) -> None:
-        self.closed = (code, reason)
-
-
-async def test_the_pump_skips_what_replay_sent_and_closes_a_lagging_client() -> None:
-    from app.realtime.hub import Subscriber
-
+async def test_a_subscriber_skips_what_replay_sent_and_closes_when_lagging() -> None:
     sub = Subscriber(1, Channel.public, maxsize=2)
-    for seq in (4, 5):  # 4 was already sent by the replay
-        sub.offer(seq, f'{{"seq":{seq}}}')
-    socket: Any = RecordingSocket()
-    pump = asyncio.create_task(_pump(socket, sub, sent=4, heartbeat=30))
-    await asyncio.sleep(0.05)
-    assert socket.sent == ['{"seq":5}']
-    for seq in (6, 7, 8):  # one more than the queue holds
-        sub.offer(seq, f'{{"seq":{seq}}}')
-    await asyncio.wait_for(pump, 2)
-    assert socket.closed is not None
-    assert socket.closed[0] == CLOSE_LAGGING
-    assert socket.sent == ['{"seq":5}'], "nothing after the overflow is sent: the client resumes"
+    for seq in (4, 5):  # arrive during the replay, which sent 4
+        sub.offer(batch(seq))
+    socket = Socket()
+    live(sub, socket, sent=4)
+    assert socket.seqs() == [5], "sent at once, without a task"
+    socket.clear.clear()
+    for seq in (6, 7, 8, 9):  # 6 is in flight, 7 and 8 fill the queue, 9 is one too many
+        sub.offer(batch(seq))
+    await asyncio.sleep(0.01)
+    assert sub.lagging
+    socket.clear.set()
+    await asyncio.wait_for(socket.closed.wait(), 2)
+    assert socket.seqs() == [5, 6], "nothing after the overflow is sent: the client resumes"
+
+
+async def test_a_batch_counts_each_update_against_the_bound() -> None:
+    socket = Socket()
+    sub = Subscriber(1, Channel.public, maxsize=4)
+    live(sub, socket, sent=0)
+    sub.offer(batch(1, 2, 3, 4, 5, 6))  # larger than the bound, to a client keeping up
+    assert socket.seqs() == [1]
+    assert socket.sent == ["[" + ",".join(batch(s).frame for s in range(1, 7)) + "]"]
+    socket.clear.clear()
+    sub.offer(batch(7))  # in flight
+    sub.offer(batch(8, 9, 10))  # queued: 3 of 4
+    assert sub.backlog == 3
+    assert not sub.lagging
+    sub.offer(batch(11, 12))  # 5 of 4
+    assert sub.lagging
+    socket.clear.set()
+    await asyncio.wait_for(socket.closed.wait(), 2)
+
+
+async def test_a_batch_overlapping_the_replay_sends_only_the_rest() -> None:
+    socket = Socket()
+    sub = Subscriber(1, Channel.public, maxsize=10)
+    sub.offer(batch(3, 4, 5))
+    live(sub, socket, sent=4)
+    assert socket.sent == [batch(5).frame]
+
+
+async def test_a_quiet_socket_gets_heartbeats_a_busy_one_does_not() -> None:
+    socket = Socket()
+    sub = Subscriber(1, Channel.public, maxsize=10)
+    sub.go_live(socket.send, socket.close, 7, heartbeat=0.05, beat=lambda seq: f"beat {seq}")
+    await asyncio.sleep(0.18)
+    beats = len(socket.sent)
+    assert 2 <= beats <= 4
+    assert set(socket.sent) == {"beat 7"}
+    for seq in range(8, 20):
+        sub.offer(batch(seq))
+        await asyncio.sleep(0.02)
+    assert "beat" not in "".join(socket.sent[beats:]), "no heartbeat while updates flow"
+    sub.stop()

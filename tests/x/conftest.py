@@ -5,7 +5,6 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -60,9 +59,9 @@ def sandbox() -> Iterator[Sandbox]:
         yield Sandbox(server.url, state, http)
 
 
-def x_settings(db_path: Path, sandbox: Sandbox, **overrides: Any) -> Settings:
+def x_settings(database_url: str, sandbox: Sandbox, **overrides: Any) -> Settings:
     values: dict[str, Any] = {
-        "database_url": f"sqlite+aiosqlite:///{db_path}",
+        "database_url": database_url,
         "secret_key": SecretStr(TEST_SECRET),
         "heartbeat_seconds": 0.5,
         "poll_seconds": 0.2,
@@ -82,8 +81,8 @@ def x_settings(db_path: Path, sandbox: Sandbox, **overrides: Any) -> Settings:
 
 
 @pytest.fixture
-def x_server(db_path: Path, sandbox: Sandbox) -> Iterator[LiveServer]:
-    with serve_in_thread(create_app(x_settings(db_path, sandbox))) as server:
+def x_server(database_url: str, sandbox: Sandbox) -> Iterator[LiveServer]:
+    with serve_in_thread(create_app(x_settings(database_url, sandbox))) as server:
         yield server
 
 

@@ -21,12 +21,12 @@ ROOT = Path(__file__).resolve().parents[2]
 
 @contextmanager
 def tribune_process(
-    db_path: Path, sandbox: Sandbox, port: int
+    database_url: str, sandbox: Sandbox, port: int
 ) -> Iterator[subprocess.Popen[bytes]]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("TRIBUNE_")}
     env.update(
         {
-            "TRIBUNE_DATABASE_URL": f"sqlite+aiosqlite:///{db_path}",
+            "TRIBUNE_DATABASE_URL": database_url,
             "TRIBUNE_SECRET_KEY": TEST_SECRET,
             "TRIBUNE_X_API_BASE_URL": sandbox.url,
             "TRIBUNE_X_BEARER_TOKEN": "sandbox-bearer",
@@ -54,13 +54,13 @@ async def up(base: str) -> bool:
 
 
 async def test_kill_9_mid_stream_loses_nothing_and_duplicates_nothing(
-    db_path: Path, sandbox: Sandbox, admin: Actor
+    database_url: str, sandbox: Sandbox, admin: Actor
 ) -> None:
     port = _free_port()
     base = f"http://127.0.0.1:{port}"
     total = 500
     async with httpx.AsyncClient(base_url=base, timeout=10) as http:
-        with tribune_process(db_path, sandbox, port) as first:
+        with tribune_process(database_url, sandbox, port) as first:
             await wait_until(lambda: up(base))
             await make_show(http, admin)
             added = await http.post(
@@ -80,7 +80,7 @@ async def test_kill_9_mid_stream_loses_nothing_and_duplicates_nothing(
         # While Tribune is dead the chat goes on.
         for start in range(200, 350, 25):
             sandbox.publish([message(start + i) for i in range(25)])
-        with tribune_process(db_path, sandbox, port):
+        with tribune_process(database_url, sandbox, port):
             await wait_until(lambda: up(base))
             await wait_until(connected)
             for start in range(350, total, 25):

@@ -5,7 +5,6 @@ import asyncio
 import contextlib
 import itertools
 import random
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -126,7 +125,8 @@ async def drain(worker: PublishingWorker, maker: async_sessionmaker[AsyncSession
 def worker_for(
     maker: async_sessionmaker[AsyncSession], sandbox: Sandbox, **kwargs: Any
 ) -> PublishingWorker:
-    settings = x_settings(Path("unused.db"), sandbox)
+    # Only the X settings are read: the worker works on ``maker``'s database.
+    settings = x_settings("sqlite+aiosqlite:///unused.db", sandbox)
     return PublishingWorker(
         maker,
         NullNotifier(),

@@ -5,7 +5,6 @@ import io
 import logging
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from pathlib import Path
 
 import httpx
 import pytest
@@ -69,7 +68,7 @@ def everything_at_debug() -> Iterator[Capture]:
 
 
 async def test_no_secret_in_logs_or_responses(
-    db_path: Path, admin: Actor, everything_at_debug: Capture
+    database_url: str, admin: Actor, everything_at_debug: Capture
 ) -> None:
     state = SandboxState(SandboxConfig(keepalive_seconds=0.2, account_username=ACCOUNT, **CANARIES))
     with (
@@ -78,7 +77,7 @@ async def test_no_secret_in_logs_or_responses(
     ):
         sandbox = Sandbox(sandbox_server.url, state, control)
         settings = x_settings(
-            db_path,
+            database_url,
             sandbox,
             log_level="DEBUG",
             **{f"x_{k}": SecretStr(v) for k, v in CANARIES.items()},
