@@ -41,10 +41,12 @@ async def seed(url: str, pending: int) -> None:
     engine = make_engine(url)
     try:
         async with unit_of_work(make_sessionmaker(engine), NullNotifier()) as session:
-            await accounts.create_user(session, "bench", PASSWORD, Role.moderator)
+            moderator = await accounts.create_user(session, "bench", PASSWORD, Role.moderator)
             show = await events.create(
                 session, LiveEventCreate(slug="flood", title="Flood", hashtag="Flood")
             )
+            # Roles are per LiveEvent: the moderator works this one.
+            await events.assign(session, show, moderator)
             rows: list[dict[str, Any]] = [
                 {
                     "live_event_id": show.id,
