@@ -347,3 +347,10 @@ def pg_database() -> Iterator[str]:
     for the `postgres` tests, which run on both runs."""
     with _pg_throwaway() as name:
         yield _pg_url(name)
+
+
+@pytest.fixture
+def migrated_pg(pg_database: str) -> str:
+    """A throwaway PostgreSQL database with the schema, for tests of several workers on it."""
+    migrate.upgrade(pg_database)
+    return pg_database

@@ -12,7 +12,6 @@ from pathlib import Path
 import httpx
 import pytest
 
-from app import migrate
 from app.accounts.models import Role
 from app.db import make_engine, make_sessionmaker
 from tests.conftest import TEST_SECRET, _free_port, make_actor, staff_everyone
@@ -22,12 +21,6 @@ pytestmark = pytest.mark.postgres
 
 # The machine's Redis (.ci/run starts it when it is down).
 REDIS_URL = os.environ.get("TRIBUNE_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
-
-
-@pytest.fixture
-def migrated_pg(pg_database: str) -> str:
-    migrate.upgrade(pg_database)
-    return pg_database
 
 
 @pytest.fixture

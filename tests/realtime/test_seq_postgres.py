@@ -8,7 +8,6 @@ from collections.abc import AsyncIterator
 import pytest
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from app import migrate
 from app.db import make_engine, make_sessionmaker
 from app.events import service as events
 from app.events.schemas import LiveEventCreate
@@ -16,12 +15,6 @@ from app.realtime.schemas import Channel
 from app.realtime.service import emit, updates_after
 
 pytestmark = pytest.mark.postgres
-
-
-@pytest.fixture
-def migrated_pg(pg_database: str) -> str:
-    migrate.upgrade(pg_database)
-    return pg_database
 
 
 @pytest.fixture

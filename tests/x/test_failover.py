@@ -17,7 +17,6 @@ import httpx
 import pytest
 from sqlalchemy import func, select
 
-from app import migrate
 from app.accounts.models import Role
 from app.db import make_engine, make_sessionmaker
 from app.ingest.models import IngestSource, Post
@@ -84,12 +83,6 @@ class Worker:
             except subprocess.TimeoutExpired:
                 self.kill()
         self.log.close()
-
-
-@pytest.fixture
-def migrated_pg(pg_database: str) -> str:
-    migrate.upgrade(pg_database)
-    return pg_database
 
 
 @pytest.fixture

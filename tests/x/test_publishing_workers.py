@@ -9,19 +9,12 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from app import migrate
 from app.db import make_engine, make_sessionmaker
 from app.publishing.models import Attempt, Delivery, DeliveryStatus
 from tests.x.conftest import Sandbox
 from tests.x.test_publishing import answer, asked, setup_show, worker_for
 
 pytestmark = pytest.mark.postgres
-
-
-@pytest.fixture
-def migrated_pg(pg_database: str) -> str:
-    migrate.upgrade(pg_database)
-    return pg_database
 
 
 @pytest.fixture
