@@ -3,6 +3,7 @@
 from typing import Any
 
 from app.config import get_settings
+from app.realtime.wire import PrebuiltFramesProtocol
 
 # On shutdown uvicorn waits for open HTTP responses; a long-lived one (the demo's sandbox
 # stream) must not hold a stop forever. Sockets are closed by uvicorn itself.
@@ -29,7 +30,8 @@ def uvicorn_options(log_level: str = "info", *, ws_deflate: bool | None = None) 
         ws_deflate = get_settings().ws_deflate
     return {
         "log_level": log_level.lower(),
-        "ws": "websockets-sansio",
+        # uvicorn's websockets-sansio, with updates written to sockets as prebuilt frames.
+        "ws": PrebuiltFramesProtocol,
         "timeout_graceful_shutdown": GRACEFUL_SHUTDOWN_SECONDS,
         "timeout_keep_alive": KEEP_ALIVE_SECONDS,
         # Tribune decides whom to believe about X-Forwarded-For (TRIBUNE_TRUSTED_PROXIES);

@@ -28,6 +28,7 @@ from starlette.types import Message, Send
 from app.realtime.models import Update
 from app.realtime.schemas import Channel
 from app.realtime.service import last_seq
+from app.realtime.wire import WriteFrame, text_frame
 
 log = logging.getLogger(__name__)
 
@@ -66,14 +67,20 @@ class Batch:
     Every item keeps its seq, so clients still track and resume per update.
     """
 
-    __slots__ = ("frame", "frames", "message", "seqs")
+    __slots__ = ("frame", "frames", "made", "message", "seqs", "wire")
 
     def __init__(self, seqs: Sequence[int], frames: Sequence[str]) -> None:
         self.seqs = tuple(seqs)
         self.frames = tuple(frames)
         self.frame = message(frames)
-        # The ASGI message, built once for every client (servers do not change it).
+        # Built once for every client: the ASGI message (servers do not change it), and the
+        # same as one WebSocket frame, for servers that write those as they are (wire.py).
         self.message = text_message(self.frame)
+        self.wire = text_frame(self.frame)
+        # A fan-out sends a batch to every client within moments of making it: this is when
+        # those sockets last sent something, as far as heartbeats care, without reading the
+        # clock once per client.
+        self.made = time.monotonic()
 
     def __len__(self) -> int:
         return len(self.seqs)
@@ -199,6 +206,7 @@ class Subscriber:
         "_heartbeat",
         "_send",
         "_timer",
+        "_write",
         "channel",
         "lagging",
         "live_event_id",
@@ -228,6 +236,8 @@ class Subscriber:
         self._backlog = 0
         # The server's ASGI send: None until go_live (batches queue up meanwhile).
         self._send: Send | None = None
+        # The server's prebuilt-frame writer, when it offers one (app.realtime.wire).
+        self._write: WriteFrame | None = None
         self._close: Close | None = None
         self._beat: Beat | None = None
         self._heartbeat = 0.0
@@ -248,7 +258,12 @@ class Subscriber:
         if send is not None and self._flusher is None:
             # Live and idle, so nothing is queued: order is kept by sending at once.
             if batch.seqs[0] > self.sent:  # the usual case, inlined: this runs per client
-                self._start(send, batch.message, batch.seqs[-1])
+                write = self._write
+                if write is not None and write(batch.wire):
+                    self.sent = batch.seqs[-1]
+                    self.quiet_since = batch.made
+                else:
+                    self._start(send, batch.message, batch.seqs[-1])
             elif (message := batch.after(self.sent)) is not None:
                 self._start(send, message, batch.last)
             return
@@ -263,11 +278,22 @@ class Subscriber:
         self._batches.append(batch)
         self._backlog += len(batch)
 
-    def go_live(self, send: Send, close: Close, sent: int, *, heartbeat: float, beat: Beat) -> None:
+    def go_live(
+        self,
+        send: Send,
+        close: Close,
+        sent: int,
+        *,
+        heartbeat: float,
+        beat: Beat,
+        write: WriteFrame | None = None,
+    ) -> None:
         """The replay is done up to ``sent``: send what queued meanwhile, then all at once;
         and a heartbeat (``beat(seq)``) whenever the socket is quiet for ``heartbeat``
-        seconds. One timer per connection, rearmed once per period, not per message."""
-        self._send, self._close, self.sent = send, close, sent
+        seconds. One timer per connection, rearmed once per period, not per message.
+        ``write`` is the server's prebuilt-frame writer, if it has one: live batches go
+        through it, and through ``send`` whenever it declines."""
+        self._send, self._close, self.sent, self._write = send, close, sent, write
         self._heartbeat, self._beat = heartbeat, beat
         self.quiet_since = time.monotonic()
         self._timer = asyncio.get_running_loop().call_later(heartbeat, self._tick)

@@ -27,6 +27,7 @@ from app.realtime.schemas import (
     Channel,
 )
 from app.realtime.service import last_seq
+from app.realtime.wire import frame_writer
 from app.security import SlidingWindow, is_https
 
 log = logging.getLogger(__name__)
@@ -286,6 +287,7 @@ async def _serve(
             max(after, sub.start),
             heartbeat=settings.heartbeat_seconds,
             beat=_heartbeat,
+            write=frame_writer(websocket.scope),
         )
         if CHANNEL_ROLES[chan] is not None:
             watch = asyncio.create_task(_watch_credentials(websocket, maker, live_event_id, chan))
