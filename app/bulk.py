@@ -7,6 +7,9 @@ stored is exactly what SQLAlchemy would store), and a batch is one statement:
 
 - PostgreSQL: one array per column, unnested. The statement's text never changes with the
   number of rows, so asyncpg prepares it once per connection and sends each array in binary.
+  A column whose value is the same for the whole batch (``shared``: the LiveEvent, a timestamp,
+  a new row's defaults) is one scalar parameter instead: asyncpg checks and encodes an array
+  element by element, a cost per row that a constant need not pay.
 - SQLite: one multi-row VALUES, with as many rows as the bound-parameter limit allows; without
   RETURNING, the driver's executemany (one prepared statement, a loop in C).
 
@@ -57,13 +60,16 @@ class _Plan:
     rows_per_statement: int = 0
     # Per column: None, or what turns its values into the driver's (a list for a list).
     processors: tuple[Callable[[list[Any]], list[Any]] | None, ...] = ()
+    # The columns in the statement's order (the shared ones first), as ``processors``.
+    order: tuple[str, ...] = ()
 
 
 class BulkInsert:
     """``INSERT INTO table (columns) ... [ON CONFLICT (conflict) DO NOTHING] [RETURNING ...]``
     for many rows at once.
 
-    Every column is given (no Python-side default is filled in). RETURNING rows come in no
+    Every column is given (no Python-side default is filled in): ``columns`` with a value per
+    row, ``shared`` with one value for all the rows of a batch. RETURNING rows come in no
     particular order: return a key to match them with.
     """
 
@@ -72,11 +78,15 @@ class BulkInsert:
         table: Table,
         columns: Sequence[str],
         *,
+        shared: Sequence[str] = (),
         conflict: Sequence[str] = (),
         returning: Sequence[str] = (),
     ) -> None:
+        if set(columns) & set(shared):
+            raise ValueError("a column is either per row or shared, not both")
         self.table = table
         self.columns = tuple(columns)
+        self.shared = tuple(shared)
         self.conflict = tuple(conflict)
         self.returning = tuple(returning)
         self._plans: dict[str, _Plan] = {}
@@ -88,7 +98,9 @@ class BulkInsert:
         if dialect.name not in ("postgresql", "sqlite"):
             raise NotImplementedError(f"bulk inserts for {dialect.name}")
         quote = dialect.identifier_preparer.quote
-        columns = [self.table.c[name] for name in self.columns]
+        # Shared columns first: on PostgreSQL they are the scalar parameters before the arrays.
+        order = (*self.shared, *self.columns)
+        columns = [self.table.c[name] for name in order]
         names = ", ".join(quote(c.name) for c in columns)
         head = f"INSERT INTO {dialect.identifier_preparer.format_table(self.table)} ({names})"
         tail = ""
@@ -101,11 +113,11 @@ class BulkInsert:
         )
         # Only names from the Table, quoted by the dialect, go into the text; values are bound.
         if dialect.name == "postgresql":
-            arrays = ", ".join(
-                f"${i}::{c.type.compile(dialect=dialect)}[]" for i, c in enumerate(columns, 1)
-            )
-            statement = f"{head} SELECT * FROM unnest({arrays}){tail}"  # noqa: S608 - names only
-            plan = _Plan(statement, processors=processors)
+            types = [f"${i}::{c.type.compile(dialect=dialect)}" for i, c in enumerate(columns, 1)]
+            scalars = "".join(f"{t}, " for t in types[: len(self.shared)])
+            arrays = ", ".join(f"{t}[]" for t in types[len(self.shared) :])
+            rows = f"SELECT {scalars}* FROM unnest({arrays})"  # noqa: S608 - names only
+            plan = _Plan(f"{head} {rows}{tail}", processors=processors, order=order)
         else:
             # SQLAlchemy's own figure for the driver's limit on bound parameters.
             limit = dialect.insertmanyvalues_max_parameters
@@ -115,19 +127,27 @@ class BulkInsert:
                 row=f"({', '.join('?' for _ in columns)})",
                 rows_per_statement=max(1, limit // len(columns)),
                 processors=processors,
+                order=order,
             )
         self._plans[dialect.name] = plan
         return plan
 
     async def run(
-        self, session: AsyncSession, values: Mapping[str, list[Any]]
+        self,
+        session: AsyncSession,
+        values: Mapping[str, list[Any]],
+        shared: Mapping[str, Any] | None = None,
     ) -> list[Sequence[Any]]:
-        """Insert rows given column by column (a list per column, all of one length) in the
-        session's transaction; the RETURNING rows, if any.
+        """Insert rows given column by column (a list per column, all of one length) and the
+        ``shared`` columns' one value each, in the session's transaction; the RETURNING rows, if
+        any.
 
         Columns rather than rows: PostgreSQL takes them as they are, and a batch makes no dict
         per row (less to allocate, less for the garbage collector to scan).
         """
+        shared = shared or {}
+        if set(shared) != set(self.shared):
+            raise ValueError(f"shared values needed for exactly {', '.join(self.shared)}")
         count = len(values[self.columns[0]])
         if any(len(values[name]) != count for name in self.columns):
             raise ValueError("every column needs one value per row")
@@ -135,13 +155,20 @@ class BulkInsert:
             return []
         connection = await session.connection()
         plan = self._plan(connection.dialect)
-        columns = [
-            values[name] if process is None else process(values[name])
-            for name, process in zip(self.columns, plan.processors, strict=True)
-        ]
+        processors = dict(zip(plan.order, plan.processors, strict=True))
+
+        def converted(name: str, column: list[Any]) -> list[Any]:
+            process = processors[name]
+            return column if process is None else process(column)
+
         if connection.dialect.name == "postgresql":
-            result = await connection.exec_driver_sql(plan.head, tuple(columns))
+            parameters = [converted(name, [shared[name]])[0] for name in self.shared]
+            parameters += [converted(name, values[name]) for name in self.columns]
+            result = await connection.exec_driver_sql(plan.head, tuple(parameters))
             return list(result.all()) if self.returning else []
+        # SQLite binds every value of every row: a shared value is repeated.
+        columns = [converted(name, [shared[name]]) * count for name in self.shared]
+        columns += [converted(name, values[name]) for name in self.columns]
         rows = list(zip(*columns, strict=True))
         if not self.returning:
             await connection.exec_driver_sql(plan.head + plan.row + plan.tail, rows)

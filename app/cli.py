@@ -32,6 +32,7 @@ from app.demo import (
 from app.errors import AppError
 from app.events import service as events
 from app.events.schemas import LiveEventCreate
+from app.heap import settle_heap
 from app.ingest.models import IngestSource
 from app.ingest.runner import play
 from app.ingest.schemas import IngestResult
@@ -313,6 +314,9 @@ def replay(
     settings = get_settings()
     config = ReplayConfig(path=str(file.resolve()), speed=speed)
     source = ReplaySource(config)
+    # As a server's runner plays a source (registry.build_source): a backlog is stored in
+    # transactions of up to this many posts.
+    source.max_batch = settings.ingest_batch_size
     total = source.count()
 
     async def run() -> IngestResult:
@@ -331,6 +335,7 @@ def replay(
                 )
                 bar.update(result.received)
 
+            settle_heap()
             try:
                 await play(source, source_id, make_sessionmaker(engine), NullNotifier(), step)
             finally:

@@ -15,6 +15,7 @@ from app.config import Settings, get_settings
 from app.db import Notifier, make_engine, make_sessionmaker
 from app.errors import install_error_handlers
 from app.events.router import router as events_router
+from app.heap import settle_heap
 from app.ingest.router import router as ingest_router
 from app.ingest.runner import Runner
 from app.logs import configure_logging
@@ -81,6 +82,7 @@ def create_app(
                 post_url=settings.x_post_url,
             )
             jobs.append(asyncio.create_task(worker.run(), name="tribune-publishing"))
+        settle_heap()
         try:
             yield
         finally:
@@ -100,6 +102,10 @@ def create_app(
         summary="Live Q&A relay for hosted executive chats.",
         version="0.1.0",
         lifespan=lifespan,
+        # Tribune's metrics are Prometheus (/metrics) and its logs its own. FastAPI's native
+        # OpenTelemetry looks for a configured provider on every request and socket (reading
+        # the environment each time): a twentieth of a socket's set-up in a reconnect storm.
+        telemetry={"tracing": False, "metrics": False, "logs": False},
     )
     app.state.settings = settings
     install_error_handlers(app)

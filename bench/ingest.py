@@ -67,6 +67,7 @@ from app.config import get_settings
 from app.db import NullNotifier, make_engine, make_sessionmaker, unit_of_work
 from app.events import service as events
 from app.events.schemas import LiveEventCreate
+from app.heap import settle_heap
 from app.ingest.models import IngestSource, Post
 from app.ingest.runner import play
 from app.ingest.schemas import IngestResult
@@ -576,6 +577,9 @@ async def main() -> None:
     if args.batch:
         os.environ["TRIBUNE_INGEST_BATCH_SIZE"] = str(args.batch)
         get_settings.cache_clear()
+    # This process plays the pipeline as a second worker or `tribune replay` would: with the
+    # start-up heap frozen, as they freeze theirs.
+    settle_heap()
     figures = {}
     for kind in args.databases.split(","):
         figures[kind] = await measure(kind, args.posts, args.think_ms, args.socket)

@@ -7,6 +7,7 @@ import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -15,6 +16,8 @@ from typer.testing import CliRunner
 from app.cli import cli
 from app.config import get_settings
 from app.demo import DEMO_RECORDING, DEMO_SLUG
+from app.ingest.base import Source
+from app.ingest.runner import play
 from tests.conftest import TEST_SECRET, _free_port
 
 runner = CliRunner()
@@ -63,6 +66,26 @@ def test_operator_workflow(env: dict[str, str]) -> None:
     assert f"{posts} posts: {posts} new, 0 already stored" in output
     again = invoke("replay", str(DEMO_RECORDING), "--event", "aurora", "--speed", "10000")
     assert f"0 new, {posts} already stored, 0 questions" in again
+
+
+def test_replay_stores_a_backlog_in_transactions_of_the_configured_size(
+    env: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("TRIBUNE_INGEST_BATCH_SIZE", "7")
+    get_settings.cache_clear()
+    played: list[int] = []
+
+    async def spy(source: Source, *args: Any) -> None:
+        played.append(source.max_batch)
+        await play(source, *args)
+
+    monkeypatch.setattr("app.cli.play", spy)
+    invoke("db", "upgrade")
+    invoke("event", "create", "--slug", "aurora", "--title", "Aurora", "--hashtag", "AskAurora")
+    output = invoke("replay", str(DEMO_RECORDING), "--event", "aurora", "--speed", "10000")
+    posts = len(DEMO_RECORDING.read_text(encoding="utf-8").splitlines())
+    assert f"{posts} posts: {posts} new" in output
+    assert played == [7]
 
 
 def test_mistakes_are_explained(env: dict[str, str]) -> None:

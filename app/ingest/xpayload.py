@@ -6,8 +6,12 @@ author_id; ids are strings and stay strings.
 """
 
 import html
+import json
+import re
 from datetime import UTC, datetime
 from typing import Any
+
+from pydantic_core import from_json
 
 from app.ingest.schemas import NormalisedPost
 
@@ -20,9 +24,31 @@ _INVISIBLE = dict.fromkeys(
 )
 
 
+# The same characters, to look for: str.translate looks every character up in a dict once the
+# text is not ASCII (most posts' text is not), several times slower than a regex search that
+# finds nothing, which is what almost every post gives.
+_ANY_INVISIBLE = re.compile("[" + "".join(re.escape(chr(c)) for c in _INVISIBLE) + "]")
+
+
 def clean_text(text: str) -> str:
     """Text as people should see it: invisible direction and width tricks (and NULs) removed."""
+    if _ANY_INVISIBLE.search(text) is None:
+        return text
     return text.translate(_INVISIBLE)
+
+
+def load_json(text: str | bytes) -> Any:
+    """A payload's JSON (a stream line, a recording's line), exactly as json.loads reads it.
+
+    pydantic-core's parser reads a post's JSON in three fifths of json.loads's time, and gives
+    the same values. What it refuses (malformed JSON, a lone surrogate escape that a Python
+    string can hold but UTF-8 cannot, bytes that are not UTF-8) goes to json.loads, so the
+    outcome, value or JSONDecodeError, is json.loads's.
+    """
+    try:
+        return from_json(text)
+    except ValueError:
+        return json.loads(text)
 
 
 class PayloadError(ValueError):

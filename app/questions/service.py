@@ -366,7 +366,6 @@ _QUESTIONS = cast(Table, Question.__table__)
 _INSERT_QUESTIONS = BulkInsert(
     _QUESTIONS,
     [
-        "live_event_id",
         "origin",
         "post_id",
         "source",
@@ -378,10 +377,8 @@ _INSERT_QUESTIONS = BulkInsert(
         "x_conversation_id",
         "original_text",
         "text",
-        "created_at",
-        "status_changed_at",
-        *_NEW_DEFAULTS,
     ],
+    shared=["live_event_id", "created_at", "status_changed_at", *_NEW_DEFAULTS],
     returning=["id", "post_id"],
 )
 
@@ -395,11 +392,10 @@ async def create_many(
     if not new:
         return []
     now = utcnow()
-    live_event_id, count = live_event.id, len(new)
+    live_event_id = live_event.id
     if all(item.post_id is not None for item in new):
         texts = [item.text for item in new]
         columns: dict[str, list[Any]] = {
-            "live_event_id": [live_event_id] * count,
             "origin": [item.origin for item in new],
             "post_id": [item.post_id for item in new],
             "source": [item.source for item in new],
@@ -411,12 +407,15 @@ async def create_many(
             "x_conversation_id": [item.x_conversation_id for item in new],
             "original_text": texts,
             "text": texts,
-            "created_at": [now] * count,
-            "status_changed_at": [now] * count,
-            **{name: [value] * count for name, value in _NEW_DEFAULTS.items()},
+        }
+        shared = {
+            "live_event_id": live_event_id,
+            "created_at": now,
+            "status_changed_at": now,
+            **_NEW_DEFAULTS,
         }
         # Matched to their ids by post (unique): RETURNING keeps no order.
-        inserted = await _INSERT_QUESTIONS.run(session, columns)
+        inserted = await _INSERT_QUESTIONS.run(session, columns, shared)
         by_post = {post_id: question_id for question_id, post_id in inserted}
         ids = [by_post[item.post_id] for item in new]
     else:

@@ -41,6 +41,8 @@ MAX_BATCH_CHARS = 64 * 1024
 # restart behind a load balancer) brings thousands of clients back a few updates behind at
 # once; served from here, that costs no query per client. Older positions replay from the log.
 RECENT_UPDATES = 1000
+# Distinct replays a feed keeps built between two reads of the log (see Feed._replays).
+REPLAYS_KEPT = 64
 
 
 class Row(NamedTuple):
@@ -399,6 +401,10 @@ class Feed:
         # than a set's hash order when there are 10,000 of them.
         self.subscribers: dict[Subscriber, None] = {}
         self.recent: deque[Row] = deque(recent, RECENT_UPDATES)
+        # Replays built from memory, by (channel, after, upto). In a reconnect storm thousands
+        # of clients come back from the same few positions: each answer is built once. Only
+        # the latest few are kept (a new read changes every client's upto anyway).
+        self._replays: dict[tuple[Channel, int, int], list[Batch]] = {}
         self.wake = asyncio.Event()
         self._maker = maker
         self._poll_seconds = poll_seconds
@@ -433,6 +439,7 @@ class Feed:
             for batch in shares[sub.channel]:
                 sub.offer(batch)
         self.recent.extend(rows)
+        self._replays.clear()
         self.last_seq = rows[-1].seq
 
     def replay(self, channel: Channel, after: int, upto: int) -> list[Batch] | None:
@@ -442,12 +449,18 @@ class Feed:
             return []
         if not self.recent or self.recent[0].seq > after + 1 or self.recent[-1].seq < upto:
             return None
+        key = (channel, after, upto)
+        if (known := self._replays.get(key)) is not None:
+            return known
         # The log has no gap, so seq n sits at n - recent[0].seq; checked, not assumed.
         first = after + 1 - self.recent[0].seq
         wanted = [self.recent[i] for i in range(first, first + upto - after)]
         if wanted[0].seq != after + 1 or wanted[-1].seq != upto:
             return None
-        return batches(wanted, channel)
+        if len(self._replays) >= REPLAYS_KEPT:
+            self._replays.clear()
+        built = self._replays[key] = batches(wanted, channel)
+        return built
 
 
 class Seats:

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from app.ingest.xpayload import PayloadError, parse_stream_message
+from app.ingest.xpayload import PayloadError, clean_text, load_json, parse_stream_message
 
 FIXTURES = Path(__file__).parent.parent / "fixtures" / "x"
 
@@ -70,3 +70,35 @@ def test_missing_includes_leave_the_author_blank_but_keep_the_post() -> None:
 def test_malformed_messages_raise_a_payload_error(message: dict[str, Any]) -> None:
     with pytest.raises(PayloadError):
         parse_stream_message(message, "x")
+
+
+@pytest.mark.parametrize("name", sorted(p.name for p in FIXTURES.glob("*.json")))
+def test_load_json_reads_what_json_loads_reads(name: str) -> None:
+    text = (FIXTURES / name).read_text(encoding="utf-8")
+    assert load_json(text) == json.loads(text)
+    assert load_json(text.encode()) == json.loads(text)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        '{"text": "\\ud800 alone"}',  # a lone surrogate: a str holds it, UTF-8 cannot
+        '{"n": [1e400, -0.0, 123456789012345678901234567890, NaN]}',
+        '"\\ud83d\\ude00 \\u00e9"',
+    ],
+)
+def test_load_json_gives_json_loads_values_where_parsers_differ(text: str) -> None:
+    assert repr(load_json(text)) == repr(json.loads(text))
+
+
+@pytest.mark.parametrize("text", ["{} x", "[1,]", "{'a': 1}", '"\t"', "\ufeff{}", ""])
+def test_load_json_refuses_what_json_loads_refuses(text: str) -> None:
+    with pytest.raises(json.JSONDecodeError):
+        load_json(text)
+
+
+def test_clean_text_removes_only_invisible_tricks() -> None:
+    assert clean_text("a\u202eb\u200bc\x00d\ufeff") == "abcd"
+    # Joiners stay (emoji sequences, Persian and Indic text need them); other text is kept as is.
+    kept = "«ça» — 👩\u200d💻 \u0645\u06cc\u200c\u062e\u0648\u0627\u0647\u0645"
+    assert clean_text(kept) == kept

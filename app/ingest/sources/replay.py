@@ -18,7 +18,7 @@ from app.errors import Invalid
 from app.ingest.base import Batch, Source
 from app.ingest.mastodonpayload import is_status, parse_status
 from app.ingest.schemas import NormalisedPost
-from app.ingest.xpayload import PayloadError, parse_stream_message
+from app.ingest.xpayload import PayloadError, load_json, parse_stream_message
 
 log = logging.getLogger(__name__)
 
@@ -55,7 +55,7 @@ def read_recording(path: Path, source_name: str) -> Iterator[tuple[int, Normalis
             if not line.strip():
                 continue  # the stream's keep-alive is a bare line
             try:
-                message: Any = json.loads(line)
+                message: Any = load_json(line)
                 if not isinstance(message, dict):
                     raise PayloadError("not a JSON object")
                 parse = parse_status if is_status(message) else parse_stream_message

@@ -8,7 +8,6 @@ a recent-search gap fill from the last stored id, since X has no backfill on thi
 """
 
 import asyncio
-import json
 import logging
 import threading
 from collections.abc import AsyncIterator
@@ -22,7 +21,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from app.ingest.base import Batch, Source
 from app.ingest.schemas import NormalisedPost
 from app.ingest.sources.x_common import Backoff, SourceStopped, XContext
-from app.ingest.xpayload import PayloadError, parse_stream_message
+from app.ingest.xpayload import PayloadError, load_json, parse_stream_message
 from app.x.client import make_search_client, point_session
 from app.x.reading import EXPANSIONS, TWEET_FIELDS, USER_FIELDS, newest, search_since
 
@@ -250,7 +249,7 @@ class XStreamSource(Source):
 
     def _parse(self, raw: bytes) -> list[NormalisedPost]:
         try:
-            message = json.loads(raw)
+            message = load_json(raw)
             if not isinstance(message, dict) or "data" not in message:
                 return []  # an error or a system message: nothing to store
             return [parse_stream_message(message, self.config.source_name)]
