@@ -498,7 +498,8 @@ class Hub:
         self._queue_size = queue_size
         self._poll_seconds = poll_seconds
         self._feeds: dict[int, Feed] = {}
-        self._lock = asyncio.Lock()
+        # Feeds being started (reading their position and memory from the log), by LiveEvent.
+        self._starting: dict[int, asyncio.Task[Feed]] = {}
         self.seats = Seats()
 
     def notify(self, live_event_ids: Iterable[int]) -> None:
@@ -516,22 +517,42 @@ class Hub:
 
         The caller then replays the log from the client's seq up to ``start`` (``replay``);
         what both ways carry is told apart by seq at send time.
+
+        No lock: in a reconnect storm 10,000 clients subscribe within a second, and asyncio's
+        Lock scans its waiters on every acquire (quadratic). A feed being started is one
+        task that every client waiting for it awaits.
         """
-        async with self._lock:
+        while True:
             feed = self._feeds.get(live_event_id)
             if feed is None:
-                async with self._maker() as session:
-                    start = await last_seq(session, live_event_id)
-                    # The latest updates too, for clients resuming a few updates behind.
-                    recent = await read_log(
-                        session, live_event_id, start - RECENT_UPDATES, start, RECENT_UPDATES
-                    )
-                feed = Feed(live_event_id, start, self._maker, self._poll_seconds, recent)
-                feed.task = asyncio.create_task(feed.run(), name=f"tribune-feed-{live_event_id}")
-                self._feeds[live_event_id] = feed
+                starting = self._starting.get(live_event_id)
+                if starting is None:
+                    starting = asyncio.create_task(self._start_feed(live_event_id))
+                    self._starting[live_event_id] = starting
+                # Shielded: a client leaving while it waits must not cancel it for the rest.
+                feed = await asyncio.shield(starting)
+            if self._feeds.get(live_event_id) is not feed:
+                continue  # emptied and stopped while this client waited: start afresh
+            # No await from the check above to here: the feed is live, and this client is in.
             sub = Subscriber(live_event_id, channel, self._queue_size, feed.last_seq)
             feed.subscribers[sub] = None
             return sub
+
+    async def _start_feed(self, live_event_id: int) -> Feed:
+        try:
+            async with self._maker() as session:
+                start = await last_seq(session, live_event_id)
+                # The latest updates too, for clients resuming a few updates behind.
+                recent = await read_log(
+                    session, live_event_id, start - RECENT_UPDATES, start, RECENT_UPDATES
+                )
+            feed = Feed(live_event_id, start, self._maker, self._poll_seconds, recent)
+            feed.task = asyncio.create_task(feed.run(), name=f"tribune-feed-{live_event_id}")
+            self._feeds[live_event_id] = feed
+            return feed
+        finally:
+            # Failed or not, the next client starts from scratch (a database blip retries).
+            self._starting.pop(live_event_id, None)
 
     async def replay(self, sub: Subscriber, after: int) -> AsyncIterator[Batch]:
         """The subscriber's channel in (after, start], for a client that has ``after``: from
@@ -554,17 +575,17 @@ class Hub:
 
     async def unsubscribe(self, sub: Subscriber) -> None:
         sub.stop()
-        async with self._lock:
-            feed = self._feeds.get(sub.live_event_id)
-            if feed is None:
-                return
-            feed.subscribers.pop(sub, None)
-            if not feed.subscribers:
-                del self._feeds[sub.live_event_id]
-                if feed.task is not None:
-                    feed.task.cancel()
-                    with contextlib.suppress(asyncio.CancelledError):
-                        await feed.task
+        feed = self._feeds.get(sub.live_event_id)
+        if feed is None:
+            return
+        feed.subscribers.pop(sub, None)
+        if not feed.subscribers:
+            # The last one out stops the feed; a client arriving from now on starts a new one.
+            del self._feeds[sub.live_event_id]
+            if feed.task is not None:
+                feed.task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await feed.task
 
     def connection_counts(self) -> dict[Channel, int]:
         counts = dict.fromkeys(Channel, 0)
@@ -574,8 +595,9 @@ class Hub:
         return counts
 
     async def close(self) -> None:
-        async with self._lock:
-            feeds, self._feeds = list(self._feeds.values()), {}
+        for starting in list(self._starting.values()):
+            starting.cancel()
+        feeds, self._feeds = list(self._feeds.values()), {}
         for feed in feeds:
             if feed.task is not None:
                 feed.task.cancel()

@@ -140,3 +140,32 @@ async def test_a_quiet_socket_gets_heartbeats_a_busy_one_does_not() -> None:
         await asyncio.sleep(0.02)
     assert "beat" not in "".join(socket.sent[beats:]), "no heartbeat while updates flow"
     sub.stop()
+
+
+async def test_a_storm_of_subscribers_starts_one_feed_and_the_last_out_stops_it(
+    engine: AsyncEngine, maker: async_sessionmaker[AsyncSession]
+) -> None:
+    async with unit_of_work(maker, RecordingNotifier()) as session:
+        show = await events.create(session, LiveEventCreate(slug="s", title="S", hashtag="S"))
+        await questions.create(session, show, origin=Origin.audience, source="audience", text="Q")
+    hub = Hub(make_sessionmaker(engine, readonly=True), queue_size=3, poll_seconds=5)
+    try:
+        # A reconnect storm: all at once, before the feed exists.
+        subs = await asyncio.gather(*(hub.subscribe(show.id, Channel.public) for _ in range(200)))
+        feeds = {id(feed) for feed in hub._feeds.values()}
+        assert len(feeds) == 1
+        assert hub.connection_counts()[Channel.public] == 200
+        assert {sub.start for sub in subs} == {1}  # the log's position when the feed started
+        # One leaves while another arrives: both see a consistent hub.
+        leaving = asyncio.gather(*(hub.unsubscribe(sub) for sub in subs))
+        late = asyncio.create_task(hub.subscribe(show.id, Channel.public))
+        await leaving
+        sub = await late
+        feed = hub._feeds[show.id]
+        assert sub in feed.subscribers
+        assert feed.task is not None
+        assert not feed.task.done()  # a live feed serves the late one
+        await hub.unsubscribe(sub)
+        assert hub._feeds == {}
+    finally:
+        await hub.close()
