@@ -8,7 +8,7 @@ PORT ?= 8000
 SPEED ?= 2
 
 .DEFAULT_GOAL := help
-.PHONY: help demo test lint audit serve clean
+.PHONY: help demo test lint audit eval serve clean
 
 help: ## List the commands
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
@@ -42,6 +42,9 @@ lint: $(STAMP) ## ruff (style and security rules) and mypy strict
 
 audit: $(STAMP) ## pip-audit of the installed dependencies (needs PyPI's JSON API or OSV)
 	$(BIN)/pip-audit --strict --skip-editable --progress-spinner off
+
+eval: $(STAMP) ## Score triage against the labelled set in eval/ (precision, recall, macro-F1, duplicates)
+	$(BIN)/python -m app.triage.evaluate eval/triage.jsonl
 
 serve: $(STAMP) ## Migrate and serve with the settings in the environment (TRIBUNE_*)
 	$(BIN)/tribune serve

@@ -39,6 +39,7 @@ from app.ingest.schemas import IngestResult
 from app.ingest.sources.replay import ReplayConfig, ReplaySource
 from app.main import BackgroundJob, create_app
 from app.serving import SERVE_SOURCES_ENV, uvicorn_options
+from app.triage.schemas import Post as TriagePost
 from app.xsandbox.app import create_sandbox_app
 from app.xsandbox.state import load_recording
 
@@ -351,6 +352,29 @@ def replay(
         f"{totals.received} posts: {totals.stored} new, {totals.duplicates} already stored, "
         f"{totals.questions} questions"
     )
+
+
+@cli.command()
+def triage(
+    file: Annotated[Path, typer.Argument(exists=True, dir_okay=False, readable=True)],
+) -> None:
+    """Triage a backlog: reads JSON lines {"id", "text"}, prints for each line
+    {"id", "category", "confidence", "lang", "group"} (offline; nothing is stored)."""
+    posts = []
+    for number, line in enumerate(file.read_text(encoding="utf-8").splitlines(), 1):
+        if not line.strip():
+            continue
+        try:
+            posts.append(TriagePost.model_validate_json(line))
+        except ValidationError as exc:
+            problem = exc.errors()[0]
+            where = ".".join(str(part) for part in problem["loc"]) or "line"
+            _fail(f"{file}:{number}: {where}: {problem['msg']}")
+    # Imported here: scikit-learn takes a second to import, and no other command needs it.
+    from app.triage.service import triage as triage_posts
+
+    for verdict in triage_posts(posts):
+        typer.echo(verdict.model_dump_json())
 
 
 @cli.command()

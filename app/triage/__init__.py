@@ -1,0 +1,1 @@
+"""Triage: each incoming post's category, language and duplicate group."""

@@ -1,0 +1,417 @@
+"""Triage of incoming posts: category, language, duplicate groups. Offline, in-process.
+
+- **Category:** a logistic regression over word and character n-grams of the post, trained at
+  first use from ``data/train.jsonl`` (posts written and labelled for Tribune, never the
+  evaluation set in eval/). Character n-grams carry French and English alike, typos and
+  SMS spelling included; a few marks computed from the raw post (a link, a pile of hashtags,
+  a question mark, money) are added as words, so the model weighs them with the rest. Trained
+  in well under a second; no pickled model to trust or to keep in step with scikit-learn.
+- **Language:** langid's model (in the py3langid wheel), restricted to the languages triage
+  is trained in (French and English), on the text without links, mentions and hashtags.
+- **Duplicates:** posts of the same category whose topic words (stemmed, weighted by TF-IDF)
+  are close on average are grouped (agglomerative clustering, average linkage).
+"""
+
+import json
+import re
+import unicodedata
+from collections import Counter
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from functools import cache
+from importlib import resources
+from typing import Any
+
+import numpy as np
+from py3langid.langid import MODEL_FILE, LanguageIdentifier
+from sklearn.cluster import AgglomerativeClustering
+from sklearn.feature_extraction.text import TfidfVectorizer
+from sklearn.linear_model import LogisticRegression
+from sklearn.pipeline import FeatureUnion, Pipeline
+
+from app.triage.schemas import Category, Post, Verdict
+
+# Languages a post may be identified as: those triage is trained in. Open to all of langid's
+# 97, a short post ("ok merci", "lol") reads as Dutch or Italian more often than not.
+LANGUAGES = ("fr", "en")
+# Categories whose posts are grouped when alike. Praise and chit-chat need no merged answer.
+GROUPED = frozenset({Category.question, Category.complaint, Category.rumour, Category.spam})
+# Average cosine similarity (0-1) of stemmed words within which posts are the same question.
+# Chosen on the training set (python -m app.triage.evaluate --tune app/triage/data/train.jsonl),
+# never on eval/.
+SAME_QUESTION = 0.18
+
+_URL = re.compile(r"https?://\S+|www\.\S+|\b[\w-]+\.(?:com|org|net|io|ly|fr|example)\S*", re.I)
+_MENTION = re.compile(r"@\w+")
+_HASHTAG = re.compile(r"#(\w+)")
+_MONEY = re.compile(r"[€$£]|\b\d+\s?(?:€|eur|euros?|k€|dollars?|usd)\b", re.I)
+_DIGITS = re.compile(r"\d+")
+_SPACES = re.compile(r"\s+")
+# Words that carry no topic: left out when comparing two posts for duplicates.
+_STOPWORDS = frozenset(
+    [
+        "a",
+        "an",
+        "the",
+        "and",
+        "or",
+        "but",
+        "of",
+        "to",
+        "in",
+        "on",
+        "at",
+        "for",
+        "with",
+        "from",
+        "by",
+        "is",
+        "are",
+        "was",
+        "were",
+        "be",
+        "been",
+        "it",
+        "its",
+        "this",
+        "that",
+        "these",
+        "those",
+        "you",
+        "your",
+        "yours",
+        "we",
+        "our",
+        "us",
+        "i",
+        "me",
+        "my",
+        "mine",
+        "he",
+        "she",
+        "they",
+        "them",
+        "their",
+        "there",
+        "here",
+        "do",
+        "does",
+        "did",
+        "will",
+        "would",
+        "can",
+        "could",
+        "should",
+        "shall",
+        "may",
+        "might",
+        "must",
+        "have",
+        "has",
+        "had",
+        "not",
+        "no",
+        "yes",
+        "so",
+        "if",
+        "what",
+        "when",
+        "where",
+        "which",
+        "who",
+        "why",
+        "how",
+        "all",
+        "any",
+        "some",
+        "more",
+        "most",
+        "very",
+        "just",
+        "also",
+        "than",
+        "then",
+        "too",
+        "le",
+        "la",
+        "les",
+        "un",
+        "une",
+        "des",
+        "du",
+        "de",
+        "d",
+        "l",
+        "et",
+        "ou",
+        "mais",
+        "au",
+        "aux",
+        "en",
+        "dans",
+        "sur",
+        "pour",
+        "par",
+        "avec",
+        "sans",
+        "ce",
+        "cet",
+        "cette",
+        "ces",
+        "vous",
+        "votre",
+        "vos",
+        "nous",
+        "notre",
+        "nos",
+        "je",
+        "j",
+        "me",
+        "m",
+        "mon",
+        "ma",
+        "mes",
+        "tu",
+        "te",
+        "t",
+        "ton",
+        "ta",
+        "tes",
+        "il",
+        "elle",
+        "ils",
+        "elles",
+        "on",
+        "leur",
+        "leurs",
+        "y",
+        "est",
+        "sont",
+        "etait",
+        "ete",
+        "etre",
+        "a",
+        "ont",
+        "avez",
+        "avons",
+        "ai",
+        "as",
+        "fait",
+        "faire",
+        "ne",
+        "pas",
+        "plus",
+        "que",
+        "qui",
+        "quoi",
+        "quand",
+        "ou",
+        "comment",
+        "pourquoi",
+        "est-ce",
+        "c",
+        "ca",
+        "cela",
+        "tout",
+        "tous",
+        "toute",
+        "toutes",
+        "tres",
+        "aussi",
+        "alors",
+        "si",
+        "se",
+        "s",
+        "sa",
+        "son",
+        "ses",
+    ]
+)
+
+
+def fold(text: str) -> str:
+    """Lower case without accents: "Ça coûte" and "ca coute" read the same."""
+    decomposed = unicodedata.normalize("NFKD", text.casefold())
+    return "".join(c for c in decomposed if not unicodedata.combining(c))
+
+
+def features_text(text: str) -> str:
+    """The text the model reads: folded, links and mentions as placeholders, hashtags as
+    words, and marks for what the raw post shows (see the module's docstring)."""
+    marks = []
+    links = _URL.findall(text)
+    if links:
+        marks.append("zzlink")
+    if len(_HASHTAG.findall(text)) >= 4:
+        marks.append("zzhashtags")
+    if "?" in text:
+        marks.append("zzquestion")
+    if _MONEY.search(text):
+        marks.append("zzmoney")
+    letters = [c for c in _MENTION.sub("", _URL.sub("", text)) if c.isalpha()]
+    if len(letters) >= 12 and sum(c.isupper() for c in letters) > 0.6 * len(letters):
+        marks.append("zzshouting")
+    body = _URL.sub(" zzurl ", text)
+    body = _MENTION.sub(" zzuser ", body)
+    body = _HASHTAG.sub(r" \1 ", body)
+    body = _DIGITS.sub("0", fold(body))
+    return _SPACES.sub(" ", f"{body} {' '.join(marks)}").strip()
+
+
+def topic_text(text: str) -> str:
+    """The words two duplicates share: no links, mentions, hashtags' '#', or stop words."""
+    body = _HASHTAG.sub(r"\1", _MENTION.sub(" ", _URL.sub(" ", text)))
+    words = re.findall(r"\w+", fold(body))
+    return " ".join(w for w in words if w not in _STOPWORDS and len(w) > 1)
+
+
+@dataclass(frozen=True, slots=True)
+class Example:
+    text: str
+    category: Category
+
+
+def load_examples(lines: Iterable[str]) -> list[Example]:
+    """Labelled posts from JSON lines with ``text`` and ``category`` (extra keys ignored)."""
+    examples = []
+    for line in lines:
+        if line.strip():
+            row = json.loads(line)
+            examples.append(Example(str(row["text"]), Category(row["category"])))
+    return examples
+
+
+class Classifier:
+    """The category model: word 1-2-grams and character 2-5-grams, TF-IDF, one logistic
+    regression; classes weighted by their rarity, so spam and rumours are not drowned out."""
+
+    def __init__(self, examples: Sequence[Example]) -> None:
+        if len({e.category for e in examples}) < 2:
+            raise ValueError("training needs examples of at least two categories")
+        self._pipeline = Pipeline(
+            [
+                (
+                    "features",
+                    FeatureUnion(
+                        [
+                            (
+                                "words",
+                                TfidfVectorizer(ngram_range=(1, 2), sublinear_tf=True, min_df=1),
+                            ),
+                            (
+                                "chars",
+                                TfidfVectorizer(
+                                    analyzer="char_wb",
+                                    ngram_range=(2, 5),
+                                    sublinear_tf=True,
+                                    min_df=2,
+                                ),
+                            ),
+                        ]
+                    ),
+                ),
+                (
+                    "model",
+                    LogisticRegression(C=20.0, class_weight="balanced", max_iter=5000),
+                ),
+            ]
+        )
+        self._pipeline.fit(
+            [features_text(e.text) for e in examples], [e.category.value for e in examples]
+        )
+        self._classes = [Category(c) for c in self._pipeline.classes_]
+
+    def predict(self, texts: Sequence[str]) -> list[tuple[Category, float]]:
+        """Each text's most likely category and its probability."""
+        if not texts:
+            return []
+        probabilities: Any = self._pipeline.predict_proba([features_text(t) for t in texts])
+        best = np.argmax(probabilities, axis=1)
+        return [
+            (self._classes[int(i)], round(float(row[int(i)]), 3))
+            for i, row in zip(best, probabilities, strict=True)
+        ]
+
+
+@cache
+def classifier() -> Classifier:
+    """The model trained on the bundled training set, once per process."""
+    data = resources.files("app.triage").joinpath("data/train.jsonl")
+    return Classifier(load_examples(data.read_text(encoding="utf-8").splitlines()))
+
+
+@cache
+def _identifier() -> LanguageIdentifier:
+    identifier = LanguageIdentifier.from_model_file(MODEL_FILE, norm_probs=True)
+    identifier.set_languages(list(LANGUAGES))
+    return identifier
+
+
+def language(text: str) -> str:
+    """The post's language (ISO 639-1), from its words alone."""
+    body = _HASHTAG.sub(" ", _MENTION.sub(" ", _URL.sub(" ", text)))
+    if not re.search(r"\w", body):
+        body = text
+    # Lower case: langid's n-grams were learnt from running text, and a post in capitals
+    # ("WIN 5000€ NOW") reads as another language.
+    lang, _ = _identifier().classify(body.lower())
+    return str(lang)
+
+
+def stems(text: str) -> str:
+    """Topic words cut to five letters: "fermeture", "fermez" and "fermer" meet, as do
+    "closing" and "closed"; crude, but the same in French and English, and no stemmer's
+    language needs guessing."""
+    return " ".join(word[:5] for word in topic_text(text).split())
+
+
+def group(texts: Sequence[str], categories: Sequence[Category]) -> list[str | None]:
+    """Duplicate groups among posts of the same grouped category: TF-IDF of their stems,
+    clustered by average cosine similarity (every member close to the group as a whole, not
+    chained through one look-alike) down to SAME_QUESTION. Ids are "g1", "g2"... in order of
+    first post; a post like no other has None."""
+    cluster_of: list[tuple[Category, int] | None] = [None] * len(texts)
+    for category in GROUPED:
+        members = [i for i, c in enumerate(categories) if c is category]
+        words = [stems(texts[i]) for i in members]
+        if sum(1 for w in words if w) < 2:
+            continue
+        vectors = TfidfVectorizer(sublinear_tf=True).fit_transform(words)
+        distance = np.clip(1.0 - (vectors @ vectors.T).toarray(), 0.0, None)
+        labels = AgglomerativeClustering(
+            n_clusters=None,
+            metric="precomputed",
+            linkage="average",
+            distance_threshold=1.0 - SAME_QUESTION,
+        ).fit_predict(distance)
+        for i, label, w in zip(members, labels, words, strict=True):
+            if w:  # a post with no topic word (all stop words) is like no other
+                cluster_of[i] = (category, int(label))
+    sizes = Counter(c for c in cluster_of if c is not None)
+    names: dict[tuple[Category, int], str] = {}
+    out: list[str | None] = []
+    for cluster in cluster_of:
+        if cluster is None or sizes[cluster] < 2:
+            out.append(None)
+            continue
+        if cluster not in names:
+            names[cluster] = f"g{len(names) + 1}"
+        out.append(names[cluster])
+    return out
+
+
+def triage(posts: Sequence[Post]) -> list[Verdict]:
+    """Category, confidence, language and duplicate group of each post, in order."""
+    texts = [p.text for p in posts]
+    predicted = classifier().predict(texts)
+    groups = group(texts, [c for c, _ in predicted])
+    return [
+        Verdict(
+            id=post.id,
+            category=category,
+            confidence=confidence,
+            lang=language(post.text),
+            group=group_id,
+        )
+        for post, (category, confidence), group_id in zip(posts, predicted, groups, strict=True)
+    ]
