@@ -1,6 +1,6 @@
 // The moderator console: the incoming stream, the queue the presenter follows, on air and done.
 // Several moderators work at once; everything they do arrives here over the moderation channel.
-import { api, asker, connect, el, readJson, showStatus, timeOf } from "/static/realtime.js";
+import { api, asker, connect, el, keepNewest, readJson, showStatus, timeOf } from "/static/realtime.js";
 
 const initial = readJson("initial");
 const liveEvent = readJson("live-event");
@@ -176,9 +176,7 @@ async function load(status, offset = 0) {
   for (const [key, value] of Object.entries(filters)) if (value) params.set(key, value);
   const page = await api(`/api/v1/events/${slug}/questions?${params}`);
   for (const q of page.items) {
-    const known = questions.get(q.id);
-    // The socket may already have brought a newer version: keep the newest.
-    if (!known || known.version <= q.version) questions.set(q.id, q);
+    keepNewest(questions, q);  // the socket may already have brought a newer version
   }
 }
 
@@ -329,7 +327,7 @@ connect({
   onStatus: showStatus(document.getElementById("conn")),
   onUpdate(message) {
     if (message.type === "question") {
-      questions.set(message.question.id, message.question);
+      keepNewest(questions, message.question);
       refreshCounts();
       render();
     }

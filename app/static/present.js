@@ -1,7 +1,7 @@
 // The presenter view: the question on air in large type, the next three, a clock and a timer,
 // and the answer composer with a live count per network.
 import { networkCounts } from "/static/counting.js";
-import { api, asker, connect, el, readJson, showStatus } from "/static/realtime.js";
+import { api, asker, connect, el, keepNewest, readJson, showStatus } from "/static/realtime.js";
 
 const initial = readJson("initial");
 const liveEvent = readJson("live-event");
@@ -138,7 +138,7 @@ connect({
   seq: initial.seq,
   onStatus: showStatus(document.getElementById("conn")),
   onUpdate(message) {
-    if (message.type === "question") questions.set(message.question.id, message.question);
+    if (message.type === "question") keepNewest(questions, message.question);
     else if (message.type === "question.removed") questions.delete(message.id);
     render();
   },

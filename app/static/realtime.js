@@ -118,6 +118,14 @@ export function timeOf(iso) {
   return new Date(iso).toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" });
 }
 
+// Store a question unless a newer version is known. An API response can overtake the socket's
+// update of the version before it (under load, on another worker); that late update must not
+// undo on screen what the moderator just saw saved. Versions only grow, one per change.
+export function keepNewest(questions, q) {
+  const known = questions.get(q.id);
+  if (!known || known.version <= q.version) questions.set(q.id, q);
+}
+
 export function asker(q) {
   if (q.author_handle) return `@${q.author_handle}`;
   return q.author_name || "Anonymous";
