@@ -132,6 +132,14 @@ class BulkInsert:
         self._plans[dialect.name] = plan
         return plan
 
+    def columns_of(self, items: Sequence[object], **given: list[Any]) -> dict[str, list[Any]]:
+        """``run``'s per-row values from ``items``: each column is the attribute of the same
+        name, unless ``given`` holds it (a column computed, or named otherwise on the items)."""
+        return {
+            name: given[name] if name in given else [getattr(item, name) for item in items]
+            for name in self.columns
+        }
+
     async def run(
         self,
         session: AsyncSession,

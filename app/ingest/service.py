@@ -1,7 +1,7 @@
 """Storing posts once each and turning new ones into pending questions."""
 
 from collections.abc import Sequence
-from typing import Any, cast
+from typing import cast
 
 from sqlalchemy import Table, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -68,19 +68,10 @@ async def ingest_posts(
         unique.setdefault((p.source, p.external_id), p)
     answering = live_event.answering_handle.lower()
     batch = list(unique.values())
-    columns: dict[str, list[Any]] = {
-        "source": [p.source for p in batch],
-        "external_id": [p.external_id for p in batch],
-        "author_id": [p.author_id for p in batch],
-        "author_handle": [p.author_handle for p in batch],
-        "author_name": [p.author_name for p in batch],
-        "author_avatar_url": [p.author_avatar_url for p in batch],
-        "text": [p.text for p in batch],
-        "lang": [p.lang for p in batch],
-        "posted_at": [p.posted_at for p in batch],
-        "mentions_answering_account": [bool(answering) and answering in p.mentions for p in batch],
-        "raw": [p.raw for p in batch],
-    }
+    columns = _INSERT_POSTS.columns_of(
+        batch,
+        mentions_answering_account=[bool(answering) and answering in p.mentions for p in batch],
+    )
     # One ingested_at a transaction (bench/ingest.py reads the transactions from it).
     shared = {"live_event_id": live_event.id, "ingested_at": utcnow()}
     inserted = await _INSERT_POSTS.run(session, columns, shared)

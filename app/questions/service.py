@@ -395,19 +395,7 @@ async def create_many(
     live_event_id = live_event.id
     if all(item.post_id is not None for item in new):
         texts = [item.text for item in new]
-        columns: dict[str, list[Any]] = {
-            "origin": [item.origin for item in new],
-            "post_id": [item.post_id for item in new],
-            "source": [item.source for item in new],
-            "author_name": [item.author_name for item in new],
-            "author_handle": [item.author_handle for item in new],
-            "lang": [item.lang for item in new],
-            "x_reply_allowed": [item.x_reply_allowed for item in new],
-            "x_post_id": [item.x_post_id for item in new],
-            "x_conversation_id": [item.x_conversation_id for item in new],
-            "original_text": texts,
-            "text": texts,
-        }
+        columns = _INSERT_QUESTIONS.columns_of(new, original_text=texts, text=texts)
         shared = {
             "live_event_id": live_event_id,
             "created_at": now,

@@ -111,13 +111,11 @@ def tune(rows: Sequence[Labelled]) -> int:
     texts = [r.text for r in rows]
     categories = [r.category for r in rows]
     truth = [r.group for r in rows]
-    chosen = service.SAME_QUESTION
     print(f"{'threshold':>9}{'precision':>11}{'recall':>9}{'F1':>8}")
     for percent in range(6, 62, 2):
-        service.SAME_QUESTION = percent / 100
-        precision, recall, f1 = pairwise(truth, service.group(texts, categories))
+        found = service.group(texts, categories, threshold=percent / 100)
+        precision, recall, f1 = pairwise(truth, found)
         print(f"{percent / 100:>9.2f}{precision:>11.3f}{recall:>9.3f}{f1:>8.3f}")
-    service.SAME_QUESTION = chosen
     return 0
 
 

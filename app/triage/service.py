@@ -365,10 +365,12 @@ def stems(text: str) -> str:
     return " ".join(word[:5] for word in topic_text(text).split())
 
 
-def group(texts: Sequence[str], categories: Sequence[Category]) -> list[str | None]:
+def group(
+    texts: Sequence[str], categories: Sequence[Category], threshold: float = SAME_QUESTION
+) -> list[str | None]:
     """Duplicate groups among posts of the same grouped category: TF-IDF of their stems,
     clustered by average cosine similarity (every member close to the group as a whole, not
-    chained through one look-alike) down to SAME_QUESTION. Ids are "g1", "g2"... in order of
+    chained through one look-alike) down to ``threshold``. Ids are "g1", "g2"... in order of
     first post; a post like no other has None."""
     cluster_of: list[tuple[Category, int] | None] = [None] * len(texts)
     for category in GROUPED:
@@ -382,7 +384,7 @@ def group(texts: Sequence[str], categories: Sequence[Category]) -> list[str | No
             n_clusters=None,
             metric="precomputed",
             linkage="average",
-            distance_threshold=1.0 - SAME_QUESTION,
+            distance_threshold=1.0 - threshold,
         ).fit_predict(distance)
         for i, label, w in zip(members, labels, words, strict=True):
             if w:  # a post with no topic word (all stop words) is like no other
