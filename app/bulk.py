@@ -14,7 +14,9 @@ stored is exactly what SQLAlchemy would store), and a batch is one statement:
   RETURNING, the driver's executemany (one prepared statement, a loop in C).
 
 The statements go through ``exec_driver_sql`` on the session's connection: the same transaction,
-and the engine's events (``before_cursor_execute``) see their parameters.
+and the engine's events (``before_cursor_execute``) see their parameters. Values with a NUL are
+refused as the engine refuses them everywhere (db.refuse_nul); on SQLite, checked here column by
+column, the engine's row-by-row check is skipped.
 """
 
 from collections.abc import Callable, Mapping, Sequence
@@ -22,10 +24,12 @@ from dataclasses import dataclass
 from itertools import chain
 from typing import Any
 
-from sqlalchemy import Boolean, DateTime, Enum, Table
+from sqlalchemy import JSON, Boolean, DateTime, Enum, Table
 from sqlalchemy.engine import Dialect
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.types import TypeEngine
+
+from app.db import NUL_CHECKED, refuse_nul
 
 # Types whose values are hashable and converted by value alone.
 _PLAIN_TYPES = (DateTime, Boolean, Enum)
@@ -62,6 +66,9 @@ class _Plan:
     processors: tuple[Callable[[list[Any]], list[Any]] | None, ...] = ()
     # The columns in the statement's order (the shared ones first), as ``processors``.
     order: tuple[str, ...] = ()
+    # Per column, as ``order``: whether its values need a look for NULs. A JSON column's text
+    # never holds one (the encoder escapes control characters), and it is most of the bytes.
+    nul_prone: tuple[bool, ...] = ()
 
 
 class BulkInsert:
@@ -111,13 +118,16 @@ class BulkInsert:
         processors = tuple(
             _memoised(c.type.dialect_impl(dialect).bind_processor(dialect), c.type) for c in columns
         )
+        nul_prone = tuple(not isinstance(c.type, JSON) for c in columns)
         # Only names from the Table, quoted by the dialect, go into the text; values are bound.
         if dialect.name == "postgresql":
             types = [f"${i}::{c.type.compile(dialect=dialect)}" for i, c in enumerate(columns, 1)]
             scalars = "".join(f"{t}, " for t in types[: len(self.shared)])
             arrays = ", ".join(f"{t}[]" for t in types[len(self.shared) :])
             rows = f"SELECT {scalars}* FROM unnest({arrays})"  # noqa: S608 - names only
-            plan = _Plan(f"{head} {rows}{tail}", processors=processors, order=order)
+            plan = _Plan(
+                f"{head} {rows}{tail}", processors=processors, order=order, nul_prone=nul_prone
+            )
         else:
             # SQLAlchemy's own figure for the driver's limit on bound parameters.
             limit = dialect.insertmanyvalues_max_parameters
@@ -128,6 +138,7 @@ class BulkInsert:
                 rows_per_statement=max(1, limit // len(columns)),
                 processors=processors,
                 order=order,
+                nul_prone=nul_prone,
             )
         self._plans[dialect.name] = plan
         return plan
@@ -177,15 +188,22 @@ class BulkInsert:
         # SQLite binds every value of every row: a shared value is repeated.
         columns = [converted(name, [shared[name]]) * count for name in self.shared]
         columns += [converted(name, values[name]) for name in self.columns]
+        # Checked here, a column (a list of strings) at a time: the engine's check would read
+        # the rows below value by value, which cost more than the insert's own Python work.
+        refuse_nul([c for c, prone in zip(columns, plan.nul_prone, strict=True) if prone])
         rows = list(zip(*columns, strict=True))
+        checked = {NUL_CHECKED: True}
         if not self.returning:
-            await connection.exec_driver_sql(plan.head + plan.row + plan.tail, rows)
+            await connection.exec_driver_sql(
+                plan.head + plan.row + plan.tail, rows, execution_options=checked
+            )
             return []
         returned: list[Sequence[Any]] = []
         step = plan.rows_per_statement
         for start in range(0, count, step):
             chunk = rows[start : start + step]
             statement = plan.head + ", ".join([plan.row] * len(chunk)) + plan.tail
-            result = await connection.exec_driver_sql(statement, tuple(chain.from_iterable(chunk)))
+            flat = tuple(chain.from_iterable(chunk))
+            result = await connection.exec_driver_sql(statement, flat, execution_options=checked)
             returned.extend(result.all())
         return returned

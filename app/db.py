@@ -121,15 +121,28 @@ def _has_nul(parameters: object) -> bool:
     return False
 
 
-def _refuse_nul(
-    _conn: Any, _cursor: Any, _statement: str, parameters: Any, _context: Any, _many: bool
-) -> None:
+# An execution option: the statement's parameters were checked for NULs by whoever built them
+# (bulk.py checks a batch column by column, before its rows are formed: much cheaper than the
+# same values row by row here).
+NUL_CHECKED = "tribune_nul_checked"
+
+
+def refuse_nul(parameters: object) -> None:
+    """Raise NulInText if a string in ``parameters`` (nested as ``_has_nul`` reads) has a NUL."""
     # PostgreSQL's text types cannot hold U+0000 (the driver fails with "invalid byte
     # sequence"), SQLite's can. Refusing it on every backend, before the statement is sent,
     # makes a NUL anywhere in a request (a path, a query, a body) the client's error, a 400,
     # on both; never a 500 on one of them. Network text has lost its NULs already (clean_text).
     if _has_nul(parameters):
         raise NulInText("text cannot contain the NUL character (U+0000)")
+
+
+def _refuse_nul(
+    _conn: Any, _cursor: Any, _statement: str, parameters: Any, context: Any, _many: bool
+) -> None:
+    if context is not None and context.execution_options.get(NUL_CHECKED):
+        return
+    refuse_nul(parameters)
 
 
 def _json_text(value: Any) -> str:
