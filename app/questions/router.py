@@ -18,6 +18,7 @@ from app.questions.schemas import (
     ActionIn,
     AnswerIn,
     AnswerOut,
+    AnswerPublish,
     AudienceQuestionIn,
     PublicQuestion,
     PublicSnapshot,
@@ -232,7 +233,7 @@ async def x_spend(session: SessionDep, access: Presenting) -> EventSpend:
 
 @router.post("/questions/{question_id}/answers", status_code=201)
 async def answer(
-    question_id: IdPath, data: AnswerIn, request: Request, session: SessionDep, user: Presenter
+    question_id: IdPath, data: AnswerPublish, request: Request, session: SessionDep, user: Presenter
 ) -> AnswerOut:
     """Publish the spokesperson's answer; the question becomes answered everywhere.
 

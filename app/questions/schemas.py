@@ -85,6 +85,9 @@ class AnswerIn(BaseModel):
     # How the answer reaches X: a reply (only if the asker summoned the account), a standalone
     # post, or the page only. Default: a reply when allowed, else the LiveEvent's fallback.
     x_mode: XMode | None = None
+
+
+class AnswerPublish(AnswerIn):
     # Publish although the answer breaks a hard rule of the charter (moderators only; audited).
     override: OverrideIn | None = None
 
