@@ -118,3 +118,53 @@ async def test_a_moderator_inserts_a_template_or_overrides_with_a_reason(
     assert audit["username"] == "mo"
     assert audit["reason"] == "Offre validée par le juridique"
     assert audit["answer_text"] == "Le virement est gratuit"
+
+
+async def test_the_operator_edits_the_charter_on_the_admin_page(
+    browser: Browser,
+    live_server: LiveServer,
+    live_event: dict[str, Any],
+    http: httpx.AsyncClient,
+    admin: Actor,
+) -> None:
+    page = await logged_in(browser, live_server.url, "ada", "/admin/events/ask-test")
+    charter = page.locator("#charter-form")
+    await charter.get_by_label("Required signature").fill("— CL")
+    await charter.get_by_label("Forbidden words (one per line)").fill("gratuit\nrisk-free\n")
+    await charter.locator('select[name="link_policy"]').select_option("listed")
+    await charter.get_by_label("Sites links may point to").fill(
+        "aurora-bank.fr, https://www.aide.fr/x"
+    )
+    await charter.get_by_label(
+        "Shouting (three words or more in capitals): when broken"
+    ).select_option("hard")
+    await charter.get_by_label("Longest answer on Bluesky").fill("")
+    await page.get_by_role("button", name="Add a template").click()
+    new = charter.locator("fieldset").last
+    await new.get_by_label("Name").fill("Merci")
+    await new.get_by_label("Text").fill("Merci {asker} ! {signature}")
+    await page.get_by_role("button", name="Update the charter").click()
+    await expect(page.locator("#charter-status")).to_have_text("Charter saved.")
+
+    saved = (await http.get(CHARTER, headers=admin.headers)).json()
+    assert saved["signature"] == "— CL"
+    assert saved["forbidden_words"] == ["gratuit", "risk-free"]
+    assert saved["link_policy"] == "listed"
+    assert saved["link_domains"] == ["aurora-bank.fr", "aide.fr"]
+    assert saved["severity"]["shouting"] == "hard"
+    assert saved["max_length"]["bluesky"] is None
+    assert saved["templates"][-1] == {
+        "name": "Merci",
+        "kind": "answer",
+        "text": "Merci {asker} ! {signature}",
+    }
+
+    # A mistake is refused with a message, and nothing changes.
+    await new.get_by_label("Text").fill("Merci {askr}")
+    await page.get_by_role("button", name="Update the charter").click()
+    await expect(page.locator("#charter-status")).to_contain_text("unknown placeholder {askr}")
+    assert (await http.get(CHARTER, headers=admin.headers)).json() == saved
+    # After a reload the page shows what was saved.
+    await page.reload()
+    await expect(charter.get_by_label("Required signature")).to_have_value("— CL")
+    await expect(charter.locator("fieldset").last.get_by_label("Name")).to_have_value("Merci")
