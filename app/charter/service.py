@@ -53,8 +53,11 @@ MASTODON_URL_LENGTH = 23
 SHOUTING_WORDS = 3
 _WORD = re.compile(r"[^\W\d_]+")
 _EXCLAMATIONS = re.compile(r"!(?:\s*!)+")
-# @alice on X and Bluesky's handles' first label, @alice@instance.social on Mastodon.
-_MENTION = re.compile(r"(?<![\w@/.])@([A-Za-z0-9_]{1,30}(?:@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+)?)")
+# @alice on X, @alice.bsky.social on Bluesky, @alice@instance.social on Mastodon. Not an e-mail
+# address (a word character before the @), and not a sentence's final dot.
+_MENTION = re.compile(
+    r"(?<![\w@/.])@([A-Za-z0-9_]{1,30}(?:\.[A-Za-z0-9-]+)*(?:@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+)?)"
+)
 # The typewriter apostrophe and the typographic one (U+2019), as a regular expression class.
 APOSTROPHES = "['\u2019]"
 NETWORK_NAMES = {
@@ -308,11 +311,12 @@ def _link_price(text: str) -> list[Violation]:
 def _mentions(text: str, policy: MentionPolicy, allowed: Iterable[str]) -> list[Violation]:
     if policy is MentionPolicy.any:
         return []
-    ok = (
-        {a.lstrip("@").casefold() for a in allowed if a}
-        if policy is MentionPolicy.asker_only
-        else set()
-    )
+    ok: set[str] = set()
+    if policy is MentionPolicy.asker_only:
+        for handle in allowed:
+            # A Mastodon asker (alice@instance.social) may be named without the instance.
+            full = handle.lstrip("@").casefold()
+            ok |= {full, full.split("@", 1)[0]} if full else set()
     found = []
     for m in _MENTION.finditer(text):
         if m.group(1).casefold() in ok:

@@ -175,6 +175,16 @@ def test_mention_policy() -> None:
     assert rules(DEFAULT, text) == []
 
 
+def test_mentions_of_the_asker_on_bluesky_and_mastodon() -> None:
+    asker_only = CharterIn(mention_policy=MentionPolicy.asker_only)
+    bluesky = "Thanks @alice.bsky.social. Ask @bob.bsky.social too."
+    found = check(asker_only, bluesky, Network.bluesky, mentions_allowed=["alice.bsky.social"])
+    assert [v.excerpt for v in found] == ["@bob.bsky.social"]
+    # A Mastodon asker may be named with or without their instance.
+    mastodon = "Merci @claire et @claire@piaille.fr."
+    assert rules(asker_only, mastodon, mentions_allowed=["claire@piaille.fr"]) == []
+
+
 def test_severity_is_the_charters() -> None:
     charter = CharterIn(
         severity={RuleId.shouting: Severity.hard, RuleId.dismissive: Severity.off},
