@@ -11,6 +11,7 @@ from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
 from app.accounts.router import router as accounts_router
+from app.charter.router import router as charter_router
 from app.config import Settings, get_settings
 from app.db import Notifier, make_engine, make_sessionmaker
 from app.errors import install_error_handlers
@@ -119,6 +120,7 @@ def create_app(
         accounts_router,
         events_router,
         questions_router,
+        charter_router,
         ingest_router,
         realtime_router,
         web_router,

@@ -5,6 +5,7 @@ from fastapi import APIRouter, Body, Depends, Header, Query, Request, Response
 
 from app.accounts.deps import CurrentUser
 from app.accounts.models import MODERATORS, PRESENTERS, Role, User
+from app.charter import service as charter
 from app.db import MAX_ID, IdPath, SessionDep
 from app.errors import error_responses
 from app.events import service as events
@@ -17,6 +18,7 @@ from app.questions.schemas import (
     ActionIn,
     AnswerIn,
     AnswerOut,
+    AnswerPublish,
     AudienceQuestionIn,
     PublicQuestion,
     PublicSnapshot,
@@ -231,11 +233,24 @@ async def x_spend(session: SessionDep, access: Presenting) -> EventSpend:
 
 @router.post("/questions/{question_id}/answers", status_code=201)
 async def answer(
-    question_id: IdPath, data: AnswerIn, request: Request, session: SessionDep, user: Presenter
+    question_id: IdPath, data: AnswerPublish, request: Request, session: SessionDep, user: Presenter
 ) -> AnswerOut:
-    """Publish the spokesperson's answer; the question becomes answered everywhere."""
+    """Publish the spokesperson's answer; the question becomes answered everywhere.
+
+    The charter is checked first for every network the answer goes to: a hard violation is a
+    422 listing them, unless a moderator sends ``override`` (audited)."""
     x_enabled = request.app.state.settings.x_credentials().can_post
-    await service.answer(session, question_id, data.text, user, data.x_mode, x_enabled)
+    question = await service.get(session, question_id)
+    live_event = await events.get(session, question.live_event_id)
+    networks = charter.answer_networks(question, live_event, data.x_mode, x_enabled)
+    broken = await charter.vet_answer(
+        session, live_event, question, data.text, networks, user, data.override
+    )
+    row = await service.answer(session, question_id, data.text, user, data.x_mode, x_enabled)
+    if broken and data.override is not None:
+        await charter.record_override(
+            session, live_event, row, user, broken, networks, data.override
+        )
     view = await service.question_view(session, await service.get(session, question_id))
     if view.answer is None:  # cannot be: the answer was written in this transaction
         raise RuntimeError("answer vanished")

@@ -4,6 +4,7 @@ from typing import Annotated
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator
 
+from app.charter.schemas import OverrideIn
 from app.fields import never_null, reject_null
 from app.ingest.xpayload import clean_text
 from app.publishing.models import DeliveryStatus, XMode
@@ -84,6 +85,11 @@ class AnswerIn(BaseModel):
     # How the answer reaches X: a reply (only if the asker summoned the account), a standalone
     # post, or the page only. Default: a reply when allowed, else the LiveEvent's fallback.
     x_mode: XMode | None = None
+
+
+class AnswerPublish(AnswerIn):
+    # Publish although the answer breaks a hard rule of the charter (moderators only; audited).
+    override: OverrideIn | None = None
 
 
 class DeliveryOut(BaseModel):

@@ -1,4 +1,5 @@
-// Operator pages: create and edit LiveEvents, open and close them, copy the embed snippet.
+// Operator pages: create and edit LiveEvents, open and close them, copy the embed snippet, edit
+// the editorial charter.
 import { api } from "/static/realtime.js";
 
 const form = document.getElementById("event-form");
@@ -128,4 +129,54 @@ if (teamForm) {
   for (const button of document.querySelectorAll("button[data-remove-member]")) {
     button.addEventListener("click", () => teamAction(button.dataset.removeMember, { method: "DELETE" }));
   }
+}
+
+// The editorial charter: saved whole (PUT); the server validates it and says what is wrong.
+const charterForm = document.getElementById("charter-form");
+if (charterForm) {
+  const charterStatus = document.getElementById("charter-status");
+  const lines = (value) => value.split("\n").map((line) => line.trim()).filter(Boolean);
+  const templates = document.getElementById("charter-templates");
+  const removable = (root) => {
+    for (const button of root.querySelectorAll("button[data-remove-template]")) {
+      button.addEventListener("click", () => button.closest("fieldset").remove());
+    }
+  };
+  removable(templates);
+  document.getElementById("add-template").addEventListener("click", () => {
+    const row = document.getElementById("charter-template-row").content.cloneNode(true);
+    removable(row);
+    templates.append(row);
+    templates.lastElementChild.querySelector("input").focus();
+  });
+  charterForm.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    const f = charterForm.elements;
+    const limit = (name) => (f[name].value.trim() ? Number(f[name].value) : null);
+    const body = {
+      signature: f.signature.value.trim(),
+      forbidden_words: lines(f.forbidden_words.value),
+      dismissive_words: lines(f.dismissive_words.value),
+      max_exclamation_marks: Number(f.max_exclamation_marks.value || 1),
+      max_length: { x: limit("max_length_x"), mastodon: limit("max_length_mastodon"), bluesky: limit("max_length_bluesky"), page: limit("max_length_page") },
+      link_policy: f.link_policy.value,
+      link_domains: f.link_domains.value.split(/[,\s]+/).map((d) => d.trim()).filter(Boolean),
+      mention_policy: f.mention_policy.value,
+      severity: Object.fromEntries([...charterForm.querySelectorAll("select[data-severity]")].map((s) => [s.dataset.severity, s.value])),
+      templates: [...templates.querySelectorAll("fieldset")].map((row) => ({
+        name: row.querySelector('[data-field="name"]').value.trim(),
+        kind: row.querySelector('[data-field="kind"]').value,
+        text: row.querySelector('[data-field="text"]').value.trim(),
+      })),
+    };
+    charterStatus.className = "";
+    charterStatus.textContent = "Saving…";
+    try {
+      await api(`/api/v1/events/${encodeURIComponent(form.dataset.slug)}/charter`, { method: "PUT", body });
+      charterStatus.textContent = "Charter saved.";
+    } catch (error) {
+      charterStatus.className = "form-error";
+      charterStatus.textContent = error.message;
+    }
+  });
 }

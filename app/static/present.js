@@ -1,5 +1,5 @@
 // The presenter view: the question on air in large type, the next three, a clock and a timer,
-// and the answer composer with a live count per network.
+// and the answer composer with a live count per network and the charter's live check.
 import { networkCounts } from "/static/counting.js";
 import { api, asker, connect, el, keepNewest, readJson, showStatus } from "/static/realtime.js";
 
@@ -22,8 +22,11 @@ function render() {
     box.replaceChildren(
       el("p", { class: "onair-text", text: current.text }),
       el("p", { class: "meta", text: `${asker(current)} · ${NETWORKS[current.source] || current.source}` }));
+    const changed = box.dataset.id !== String(current.id);
     box.dataset.id = String(current.id);
     composer.hidden = false;
+    // Another asker: the mention policy and the X price may differ.
+    if (changed) scheduleCheck();
     showModes(current);
   } else {
     box.replaceChildren(el("p", { class: "muted", text: "Nothing on air." }));
@@ -96,7 +99,92 @@ function updateCounts() {
         ? `X: ${c.used}/${c.limit}${c.posts > 1 ? ` · a thread of ${c.posts} posts` : ""}`
         : `${c.network}: ${c.used}` })));
 }
-textarea.addEventListener("input", () => { updateCounts(); schedulePreview(); });
+textarea.addEventListener("input", () => { updateCounts(); schedulePreview(); scheduleCheck(); });
+modeSelect.addEventListener("change", scheduleCheck);
+
+// The editorial charter: the server checks the draft for every network the answer goes to (the
+// same check publishing makes), the list says what is wrong, and a broken hard rule disables
+// publishing unless a moderator overrides it with a reason (the override is audited).
+const charter = readJson("charter");
+const publishButton = document.getElementById("publish");
+const violationList = document.getElementById("violations");
+const hint = document.getElementById("charter-hint");
+const overrideRow = document.getElementById("override-row");
+const overrideBox = document.getElementById("override");
+const overrideReason = document.getElementById("override-reason");
+let hardBroken = false;
+let checkTimer = null;
+let checkRound = 0;
+
+function scheduleCheck() {
+  clearTimeout(checkTimer);
+  checkTimer = setTimeout(refreshCheck, 250);
+}
+
+function answerNetworks() {
+  return xEnabled && modeSelect.value !== "page" ? ["page", "x"] : ["page"];
+}
+
+async function refreshCheck() {
+  const round = ++checkRound;
+  const current = onAir();
+  const text = textarea.value.trim();
+  if (!current || !text) { showViolations([]); return; }
+  try {
+    const results = await Promise.all(answerNetworks().map((network) =>
+      api(`/api/v1/events/${encodeURIComponent(liveEvent.slug)}/charter/check`, {
+        method: "POST", body: { text, network, question_id: current.id } })));
+    // A slower answer to an older draft must not overwrite the newer one's.
+    if (round === checkRound) showViolations(results.flatMap((r) => r.violations));
+  } catch (error) {
+    if (round === checkRound) status.textContent = error.message;
+  }
+}
+
+function showViolations(violations) {
+  // The rules that do not depend on the network come back once per network: list them once.
+  const seen = new Set();
+  const unique = violations.filter((v) => {
+    const key = `${v.rule}|${v.message}|${v.start}`;
+    if (seen.has(key)) return false;
+    seen.add(key);
+    return true;
+  });
+  violationList.replaceChildren(...unique.map((v) => el("li", { class: v.severity, "data-rule": v.rule,
+    text: `${v.severity === "hard" ? "Blocks publishing" : "Warning"}: ${v.message}` })));
+  hardBroken = unique.some((v) => v.severity === "hard");
+  updatePublish();
+}
+
+function updatePublish() {
+  const overriding = Boolean(charter.can_override && overrideBox?.checked);
+  publishButton.disabled = hardBroken && !overriding;
+  if (overrideRow) overrideRow.hidden = !hardBroken;
+  hint.hidden = !hardBroken;
+  hint.textContent = !hardBroken ? ""
+    : charter.can_override ? "A hard rule of the charter is broken: fix the answer, or override the charter with a reason."
+      : "A hard rule of the charter is broken: fix the answer, or ask a moderator to override.";
+}
+overrideBox?.addEventListener("change", updatePublish);
+
+function askerName(q) {
+  return q.author_handle ? `@${q.author_handle}` : (q.author_name || "");
+}
+
+const templateSelect = document.getElementById("template");
+templateSelect.replaceChildren(...charter.templates.map((t, i) =>
+  el("option", { value: String(i), text: `${t.name} (${t.kind.replace("_", " ")})` })));
+document.getElementById("insert-template").addEventListener("click", () => {
+  const template = charter.templates[Number(templateSelect.value)];
+  const current = onAir();
+  if (!template || !current) return;
+  // As app.charter.service.render fills them: plain replacement, then spaces collapsed.
+  const text = template.text.replaceAll("{asker}", askerName(current))
+    .replaceAll("{signature}", charter.signature).split(/\s+/).filter(Boolean).join(" ");
+  textarea.value = textarea.value.trim() ? `${textarea.value.trim()} ${text}` : text;
+  textarea.dispatchEvent(new Event("input"));
+  textarea.focus();
+});
 
 composer.addEventListener("submit", async (event) => {
   event.preventDefault();
@@ -104,15 +192,23 @@ composer.addEventListener("submit", async (event) => {
   if (!current) return;
   const text = textarea.value.trim();
   if (!text) { status.textContent = "Write the answer first."; return; }
+  const body = { text, x_mode: modeSelect.value || null };
+  if (hardBroken && charter.can_override && overrideBox.checked) {
+    const reason = overrideReason.value.trim();
+    if (reason.length < 3) { status.textContent = "Say why you override the charter."; overrideReason.focus(); return; }
+    body.override = { reason };
+  }
   try {
-    await api(`/api/v1/questions/${current.id}/answers`, {
-      method: "POST", body: { text, x_mode: modeSelect.value || null } });
+    await api(`/api/v1/questions/${current.id}/answers`, { method: "POST", body });
     textarea.value = "";
     status.textContent = "Published.";
     updateCounts();
     preview.textContent = "";
+    if (overrideBox) { overrideBox.checked = false; overrideReason.value = ""; }
+    showViolations([]);
   } catch (error) {
     status.textContent = error.message;
+    if (error.details.violations) showViolations(error.details.violations);
   }
 });
 document.getElementById("said").addEventListener("click", () => {

@@ -96,7 +96,8 @@ export async function api(path, { method = "GET", body } = {}) {
   const data = await response.json().catch(() => ({}));
   if (!response.ok) {
     const message = (data.error && data.error.message) || `request failed (${response.status})`;
-    throw Object.assign(new Error(message), { status: response.status });
+    // details: what a 4xx explains beyond its message (the charter's violations, for one).
+    throw Object.assign(new Error(message), { status: response.status, details: (data.error && data.error.details) || {} });
   }
   return data;
 }

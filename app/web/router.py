@@ -11,6 +11,7 @@ from app import cookies
 from app.accounts import service as accounts
 from app.accounts.deps import SESSION_COOKIE, OptionalUser, session_cookie
 from app.accounts.models import MODERATORS, PRESENTERS, Role, User
+from app.charter import service as charter
 from app.db import SessionDep
 from app.events import service as events
 from app.events.models import LiveEvent
@@ -207,6 +208,8 @@ async def admin_event(
         snippet=embed_snippet(request, live_event),
         sources=await ingest.sources_of(session, live_event),
         spend=await publishing.live_event_spend(session, live_event),
+        charter=(await charter.view(session, live_event)).model_dump(mode="json"),
+        overrides=await charter.overrides(session, live_event),
     )
 
 
@@ -265,6 +268,9 @@ async def present(request: Request, slug: str, session: SessionDep, user: Option
         x_enabled=request.app.state.settings.x_credentials().can_post,
         live_event=LiveEventOut.model_validate(live_event).model_dump(mode="json"),
         initial={"seq": seq, "questions": items},
+        charter=(await charter.view(session, live_event)).model_dump(mode="json"),
+        # Only a moderator (or admin) may publish over a hard rule of the charter.
+        can_override=role in MODERATORS,
     )
 
 
