@@ -305,4 +305,4 @@ async def live_event_spend(session: AsyncSession, live_event: LiveEvent) -> Even
         answer_spend([text for text, _ in parts], reply_to_summoner=parts[0][1])
         for parts in by_answer.values()
     ]
-    return event_spend(int(posts_read or 0), answers)
+    return event_spend(int(posts_read or 0), answers, len({a for a, _ in by_answer}))

@@ -97,6 +97,7 @@ async def test_a_merged_group_is_answered_once_with_a_reply_to_each_asker_x_allo
             )
         ).all()
         snapshot = await questions.public_snapshot(session, show)
+        spend = await publishing.live_event_spend(session, show)
     assert {r.question_id for r in rows} == {main, summoned}
     assert all(r.status == DeliveryStatus.published for r in rows)
     created = sandbox.created()
@@ -116,6 +117,9 @@ async def test_a_merged_group_is_answered_once_with_a_reply_to_each_asker_x_allo
     assert str(BASE_ID + 2 + 97) not in roots
     # The merged asker's thread is addressed to them (and so is not "duplicate content").
     assert all(r.text.startswith("@asker2 ") for r in rows if r.question_id == summoned)
+    # Spend so far: one answer in two threads, each a summoned reply and a created post.
+    assert (spend.answers, spend.posts_created) == (1, 4)
+    assert spend.create_usd == Decimal("0.050")
     # The public page: the answer once, with the count of people who asked.
     (item,) = snapshot.answered
     assert (item.id, item.asked_by) == (main, 5)

@@ -6,11 +6,23 @@ from typing import Any
 import httpx
 import pytest
 from playwright.async_api import Browser, expect
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from tests.conftest import Actor, LiveServer, ask
+from app.accounts import service as accounts
+from app.db import NullNotifier, unit_of_work
+from app.events import service as events
+from app.main import create_app
+from app.questions import service as questions
+from app.questions.states import Action
+from tests.conftest import Actor, LiveServer, ask, serve_in_thread, staff_everyone
+from tests.publishing.test_merged_answers import posted
 from tests.web.browser import logged_in
+from tests.x import conftest as x_fixtures
+from tests.x.test_publishing import setup_show
 
 pytestmark = pytest.mark.browser
+# The sandbox X API (tests/x/conftest.py), for the presenter's X preview.
+sandbox = x_fixtures.sandbox
 
 
 async def test_a_moderator_merges_duplicates_and_another_sees_the_group(
@@ -72,3 +84,40 @@ async def test_a_moderator_merges_duplicates_and_another_sees_the_group(
         (second_id, "merge"),
         (first["id"], "unmerge"),
     ]
+
+
+async def test_the_presenter_sees_the_askers_and_what_replying_to_them_costs(
+    browser: Browser,
+    database_url: str,
+    sandbox: x_fixtures.Sandbox,
+    maker: async_sessionmaker[AsyncSession],
+) -> None:
+    await setup_show(maker)
+    await staff_everyone(maker)
+    main = await posted(maker, sandbox, 1, mention=True)
+    summoned = await posted(maker, sandbox, 2, mention=True)
+    silent = await posted(maker, sandbox, 3, mention=False)
+    async with unit_of_work(maker, NullNotifier()) as session:
+        claire = await accounts.get_user(session, "claire")
+        show = await events.get_by_slug(session, "ask-test")
+        page_asker = (await questions.ask(session, show, "Free card?", "Nora")).id
+        await questions.merge(session, main, [summoned, silent, page_asker], claire)
+        await questions.act(session, main, Action.on_air, claire)
+    with serve_in_thread(create_app(x_fixtures.x_settings(database_url, sandbox))) as server:
+        page = await logged_in(browser, server.url, "claire", "/present/ask-test")
+        await expect(page.locator("#onair .meta")).to_contain_text(
+            "+3 askers: @asker2, @asker3, Nora"
+        )
+        await page.locator("#answer-text").fill("It is free for two years.")
+        # One summoned reply besides the answer's own; the two others cannot get one.
+        preview = page.locator("#preview")
+        await expect(preview).to_contain_text("+ 1 reply to merged askers (1 post, est. $0.010)")
+        await expect(preview).to_contain_text("2 others not on X or not mentioning us")
+        await page.get_by_role("button", name="Publish answer").click()
+        await expect(page.locator("#composer-status")).to_have_text("Published.")
+        live = await browser.new_page(base_url=server.url)
+        await live.goto("/live/ask-test")
+        answered = live.locator("#answered li")
+        await expect(answered).to_have_count(1)
+        await expect(answered).to_contain_text("asked by 4 people")
+        await expect(answered.locator(".answer")).to_have_text("It is free for two years.")
