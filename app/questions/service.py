@@ -592,7 +592,7 @@ async def act(
 
     Sending a question on air puts the one on air before it back at the head of the queue.
     """
-    if action in (Action.undo, Action.answer, Action.requeue):
+    if action in (Action.undo, Action.answer, Action.requeue, Action.merge, Action.unmerge):
         raise ValueError(f"{action} has its own function")
     question = await _get_for_change(session, question_id)
     _check_version(question, version)

@@ -165,5 +165,9 @@ async def test_what_cannot_be_merged_says_why(
     refused = await http.post(f"{Q}/{main}/unmerge", headers=moderator.headers)
     assert refused.status_code == 409
     assert "stays with it" in refused.json()["error"]["message"]
-    public = (await http.get("/api/v1/events/ask-test/public")).json()
+    response = await http.get("/api/v1/events/ask-test/public")
+    public = response.json()
     assert [(q["id"], q["asked_by"]) for q in public["answered"]] == [(other["id"], 2)]
+    # The audience learns how many asked, never who else or what they wrote.
+    assert "askers" not in public["answered"][0]
+    assert "Is the new card free?" not in response.text
