@@ -816,9 +816,11 @@ async def unmerge(
     )
     if main is None:
         raise NotFound(f"no question {question.merged_into_id}")
-    if main.status == Status.answered:
+    answered = await session.scalar(select(Answer.id).where(Answer.question_id == main.id).limit(1))
+    # Archived after its answer, the group's answer still went to this asker.
+    if main.status == Status.answered or answered is not None:
         raise Conflict(
-            f"question {main.id} is answered: its answer served this asker too, so the question "
+            f"question {main.id} was answered: its answer served this asker too, so the question "
             "stays with it"
         )
     # Where it was before it first left the queues (a later merge of its group moves it from

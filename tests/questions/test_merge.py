@@ -165,6 +165,11 @@ async def test_what_cannot_be_merged_says_why(
     refused = await http.post(f"{Q}/{main}/unmerge", headers=moderator.headers)
     assert refused.status_code == 409
     assert "stays with it" in refused.json()["error"]["message"]
+    # Archived after its answer: the answer still went to them.
+    await http.post(f"{Q}/{other['id']}/archive", headers=moderator.headers)
+    refused = await http.post(f"{Q}/{main}/unmerge", headers=moderator.headers)
+    assert refused.status_code == 409
+    await http.post(f"{Q}/{other['id']}/undo", headers=moderator.headers)
     response = await http.get("/api/v1/events/ask-test/public")
     public = response.json()
     assert [(q["id"], q["asked_by"]) for q in public["answered"]] == [(other["id"], 2)]
