@@ -237,9 +237,10 @@ def preview(
     mode: XMode | None,
     x_enabled: bool,
     askers: Sequence[Question] = (),
+    reply_to_askers: bool = True,
 ) -> AnswerPreview:
     """The posts (thread parts) and the estimated X spend of an answer, as ``plan`` would do,
-    the replies to the merged ``askers`` included."""
+    the replies to the merged ``askers`` included (none without ``reply_to_askers``)."""
     options = x_options(question)
     mode = mode or (default_mode(question, live_event) if x_enabled else XMode.page)
     if mode not in options:
@@ -249,7 +250,8 @@ def preview(
         )
     replies = None
     if askers:
-        chosen = repliable_askers(question, askers, mode) if x_enabled else []
+        replying = x_enabled and reply_to_askers
+        chosen = repliable_askers(question, askers, mode) if replying else []
         spends = [
             answer_spend(asker_reply_parts(a, text), reply_to_summoner=True)
             for a in (chosen if text.strip() else [])

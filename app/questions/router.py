@@ -246,8 +246,10 @@ async def answer_preview(
     question = await service.get(session, question_id)
     live_event = await events.get(session, question.live_event_id)
     x_enabled = request.app.state.settings.x_credentials().can_post
-    askers = await service.askers_of(session, question) if data.reply_to_askers else []
-    return publishing.preview(question, live_event, data.text, data.x_mode, x_enabled, askers)
+    askers = await service.askers_of(session, question)
+    return publishing.preview(
+        question, live_event, data.text, data.x_mode, x_enabled, askers, data.reply_to_askers
+    )
 
 
 @router.get("/events/{slug}/spend")

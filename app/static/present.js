@@ -65,7 +65,12 @@ let shownFor = null;
 // Without X credentials there is no choice to make: answers go to the Tribune page.
 const xEnabled = !document.getElementById("x-row").hidden;
 
+// Askers merged into the question get a reply on X of their own unless this is unticked.
+const replyAskers = document.getElementById("reply-askers");
+replyAskers.addEventListener("change", () => schedulePreview());
+
 function showModes(current) {
+  document.getElementById("askers-row").hidden = !(current && current.askers && current.askers.length);
   if (!xEnabled || !current || shownFor === current.id) return;
   shownFor = current.id;
   modeSelect.replaceChildren(...current.x_options.map((mode) => el("option", { value: mode, text: MODES[mode] || mode })));
@@ -85,7 +90,7 @@ async function refreshPreview() {
   if (!xEnabled || !current || !text) { preview.textContent = ""; return; }
   try {
     const result = await api(`/api/v1/questions/${current.id}/answer-preview`, {
-      method: "POST", body: { text, x_mode: modeSelect.value || null } });
+      method: "POST", body: { text, x_mode: modeSelect.value || null, reply_to_askers: replyAskers.checked } });
     const replies = askerReplies(result.asker_replies);
     if (!result.spend) { preview.textContent = `Tribune page only${replies ? " for the asker" : "."}${replies}`; return; }
     const links = result.spend.url_posts ? ` · ${result.spend.url_posts} with a link ($0.20 each)` : "";
@@ -99,6 +104,7 @@ modeSelect.addEventListener("change", schedulePreview);
 // The replies to the askers merged into the question: how many X allows, and their price.
 function askerReplies(r) {
   if (!r) return "";
+  if (!replyAskers.checked) return ` · no reply to the ${r.askers} merged asker${r.askers > 1 ? "s" : ""}`;
   const others = r.askers - r.replies;
   const skipped = others ? ` (${others} other${others > 1 ? "s" : ""} not on X or not mentioning us: the page only)` : "";
   if (!r.replies) return ` · no X reply to the ${r.askers} merged asker${r.askers > 1 ? "s" : ""}${skipped}`;
@@ -123,7 +129,7 @@ composer.addEventListener("submit", async (event) => {
   if (!text) { status.textContent = "Write the answer first."; return; }
   try {
     await api(`/api/v1/questions/${current.id}/answers`, {
-      method: "POST", body: { text, x_mode: modeSelect.value || null } });
+      method: "POST", body: { text, x_mode: modeSelect.value || null, reply_to_askers: replyAskers.checked } });
     textarea.value = "";
     status.textContent = "Published.";
     updateCounts();

@@ -113,6 +113,11 @@ async def test_the_presenter_sees_the_askers_and_what_replying_to_them_costs(
         preview = page.locator("#preview")
         await expect(preview).to_contain_text("+ 1 reply to merged askers (1 post, est. $0.010)")
         await expect(preview).to_contain_text("2 others not on X or not mentioning us")
+        # The spokesperson may answer the asker alone; the preview says so.
+        await page.get_by_label("Reply to merged askers").uncheck()
+        await expect(preview).to_contain_text("no reply to the 3 merged askers")
+        await page.get_by_label("Reply to merged askers").check()
+        await expect(preview).to_contain_text("+ 1 reply to merged askers")
         await page.get_by_role("button", name="Publish answer").click()
         await expect(page.locator("#composer-status")).to_have_text("Published.")
         live = await browser.new_page(base_url=server.url)
