@@ -33,14 +33,20 @@ class Delivery(Base):
     """One publication of one part of an answer to one target, with its outcome.
 
     A long answer on X is a thread: part 1 replies to the question (or stands alone), part n
-    replies to part n-1, so part n is due only once part n-1 is published.
+    replies to part n-1, so part n is due only once part n-1 is published. An answer to merged
+    questions has one such thread per asker replied to (``question_id``).
     """
 
     __tablename__ = "deliveries"
-    __table_args__ = (UniqueConstraint("answer_id", "target", "part"),)
+    __table_args__ = (UniqueConstraint("answer_id", "target", "question_id", "part"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     answer_id: Mapped[int] = mapped_column(ForeignKey("answers.id", ondelete="CASCADE"))
+    # Whose question this thread answers: the answer's own, or one merged into it (its asker
+    # gets a reply of their own). Fixes the conversation a lost outcome is looked for in.
+    question_id: Mapped[int] = mapped_column(
+        ForeignKey("questions.id", ondelete="CASCADE"), index=True
+    )
     target: Mapped[str] = mapped_column(String(20))
     part: Mapped[int] = mapped_column(Integer, default=1)
     parts: Mapped[int] = mapped_column(Integer, default=1)

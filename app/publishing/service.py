@@ -7,6 +7,7 @@ each of which the worker commits on its own.
 
 from collections.abc import Sequence
 from datetime import datetime, timedelta
+from decimal import Decimal
 from typing import Protocol
 
 from pydantic import BaseModel
@@ -19,7 +20,7 @@ from app.events.models import LiveEvent
 from app.ingest.models import X_SOURCE, Post
 from app.publishing.models import Attempt, Delivery, DeliveryStatus, XMode
 from app.publishing.spend import AnswerSpend, EventSpend, answer_spend, event_spend
-from app.publishing.threads import split_into_posts
+from app.publishing.threads import X_MAX_WEIGHTED, split_into_posts, weighted_length
 from app.questions.models import Answer, Question
 
 X_TARGET = "x"
@@ -66,6 +67,36 @@ def x_text(question: Question, answer_text: str, mode: XMode) -> str:
     return f"{asker} asked: “{excerpt}” {answer_text}"
 
 
+def repliable_askers(question: Question, askers: Sequence[Question], mode: XMode) -> list[Question]:
+    """The askers merged into ``question`` that get a reply of their own on X: those whose post
+    summoned the account (X allows no other reply), one per person. Audience-page askers and
+    replays have no post to reply to. An asker who is also the question's author already gets
+    its answer (``mode``, unless the page only), so is left out."""
+    seen: set[str] = set()
+    if mode != XMode.page and question.author_handle:
+        seen.add(question.author_handle.lower())
+    chosen = []
+    for asker in askers:
+        handle = asker.author_handle.lower()
+        if XMode.reply not in x_options(asker) or not handle or handle in seen:
+            continue
+        seen.add(handle)
+        chosen.append(asker)
+    return chosen
+
+
+def asker_reply_parts(asker: Question, answer_text: str) -> list[str]:
+    """The thread replying to one merged asker: the answer, every part addressed to them.
+
+    X refuses a post whose text the account already posted ("duplicate content"), and the same
+    answer goes to several askers: the asker's @handle on every part keeps each one distinct
+    (and tells them it is for them).
+    """
+    prefix = f"@{asker.author_handle} "
+    room = X_MAX_WEIGHTED - weighted_length(prefix)
+    return [prefix + part for part in split_into_posts(answer_text, limit=room)]
+
+
 async def plan(
     session: AsyncSession,
     question: Question,
@@ -73,9 +104,19 @@ async def plan(
     live_event: LiveEvent,
     mode: XMode | None,
     x_enabled: bool,
+    askers: Sequence[Question] = (),
 ) -> list[Delivery]:
-    """The answer's deliveries, written with it: the page at once, X as a thread of parts."""
-    rows = [Delivery(answer_id=answer.id, target=PAGE_TARGET, status=DeliveryStatus.published)]
+    """The answer's deliveries, written with it: the page at once, X as a thread of parts, and
+    a reply thread to each asker merged into the question whom X lets us reply to (``askers``:
+    those to consider; none without X credentials)."""
+    rows = [
+        Delivery(
+            answer_id=answer.id,
+            question_id=question.id,
+            target=PAGE_TARGET,
+            status=DeliveryStatus.published,
+        )
+    ]
     mode = mode or (default_mode(question, live_event) if x_enabled else XMode.page)
     if mode not in x_options(question):
         raise Conflict(
@@ -91,6 +132,7 @@ async def plan(
             rows.append(
                 Delivery(
                     answer_id=answer.id,
+                    question_id=question.id,
                     target=X_TARGET,
                     part=number,
                     parts=len(parts),
@@ -98,6 +140,20 @@ async def plan(
                     reply_to=question.x_post_id if number == 1 and mode == XMode.reply else "",
                 )
             )
+    for asker in repliable_askers(question, askers, mode) if x_enabled else []:
+        parts = asker_reply_parts(asker, answer.text)
+        rows.extend(
+            Delivery(
+                answer_id=answer.id,
+                question_id=asker.id,
+                target=X_TARGET,
+                part=number,
+                parts=len(parts),
+                text=text,
+                reply_to=asker.x_post_id if number == 1 else "",
+            )
+            for number, text in enumerate(parts, start=1)
+        )
     session.add_all(rows)
     await session.flush()
     return rows
@@ -115,7 +171,7 @@ async def due(session: AsyncSession, now: datetime, limit: int) -> Sequence[Deli
             ),
             Delivery.due_at <= now,
         )
-        .order_by(Delivery.answer_id, Delivery.part)
+        .order_by(Delivery.answer_id, Delivery.question_id, Delivery.part)
         .limit(limit)
     )
     ready = []
@@ -133,6 +189,7 @@ async def previous_part(session: AsyncSession, delivery: Delivery) -> Delivery |
         select(Delivery).where(
             Delivery.answer_id == delivery.answer_id,
             Delivery.target == delivery.target,
+            Delivery.question_id == delivery.question_id,
             Delivery.part == delivery.part - 1,
         )
     )
@@ -151,6 +208,17 @@ def retry_later(delivery: Delivery, seconds: float, error: str) -> None:
     delivery.last_error = error
 
 
+class AskerReplies(BaseModel):
+    """The replies an answer would send to the askers merged into its question."""
+
+    # Everyone merged in; of them, those X lets us reply to (they summoned the account).
+    askers: int
+    replies: int
+    posts: int
+    usd: Decimal
+    url_posts: int
+
+
 class AnswerPreview(BaseModel):
     """What publishing this answer would do on X, before it is published."""
 
@@ -158,12 +226,21 @@ class AnswerPreview(BaseModel):
     options: list[XMode]
     parts: list[str]
     spend: AnswerSpend | None
+    # None when no question is merged into this one.
+    asker_replies: AskerReplies | None = None
 
 
 def preview(
-    question: Question, live_event: LiveEvent, text: str, mode: XMode | None, x_enabled: bool
+    question: Question,
+    live_event: LiveEvent,
+    text: str,
+    mode: XMode | None,
+    x_enabled: bool,
+    askers: Sequence[Question] = (),
+    reply_to_askers: bool = True,
 ) -> AnswerPreview:
-    """The posts (thread parts) and the estimated X spend of an answer, as ``plan`` would do."""
+    """The posts (thread parts) and the estimated X spend of an answer, as ``plan`` would do,
+    the replies to the merged ``askers`` included (none without ``reply_to_askers``)."""
     options = x_options(question)
     mode = mode or (default_mode(question, live_event) if x_enabled else XMode.page)
     if mode not in options:
@@ -171,11 +248,30 @@ def preview(
             "X lets the account reply only to posts that mentioned it; this asker did not.",
             options=[m.value for m in options],
         )
+    replies = None
+    if askers:
+        replying = x_enabled and reply_to_askers
+        chosen = repliable_askers(question, askers, mode) if replying else []
+        spends = [
+            answer_spend(asker_reply_parts(a, text), reply_to_summoner=True)
+            for a in (chosen if text.strip() else [])
+        ]
+        replies = AskerReplies(
+            askers=len(askers),
+            replies=len(chosen),
+            posts=sum(len(s.posts) for s in spends),
+            usd=sum((s.usd for s in spends), Decimal(0)),
+            url_posts=sum(s.url_posts for s in spends),
+        )
     if mode == XMode.page or not text.strip():
-        return AnswerPreview(mode=mode, options=options, parts=[], spend=None)
+        return AnswerPreview(
+            mode=mode, options=options, parts=[], spend=None, asker_replies=replies
+        )
     parts = split_into_posts(x_text(question, text, mode))
     spend = answer_spend(parts, reply_to_summoner=mode == XMode.reply)
-    return AnswerPreview(mode=mode, options=options, parts=parts, spend=spend)
+    return AnswerPreview(
+        mode=mode, options=options, parts=parts, spend=spend, asker_replies=replies
+    )
 
 
 async def live_event_spend(session: AsyncSession, live_event: LiveEvent) -> EventSpend:
@@ -186,20 +282,29 @@ async def live_event_spend(session: AsyncSession, live_event: LiveEvent) -> Even
         .where(Post.live_event_id == live_event.id, Post.source == X_SOURCE)
     )
     rows = await session.execute(
-        select(Delivery.answer_id, Delivery.part, Delivery.text, Delivery.reply_to)
+        select(
+            Delivery.answer_id,
+            Delivery.question_id,
+            Delivery.part,
+            Delivery.text,
+            Delivery.reply_to,
+        )
         .join(Answer, Answer.id == Delivery.answer_id)
         .where(
             Answer.live_event_id == live_event.id,
             Delivery.target == X_TARGET,
             Delivery.status == DeliveryStatus.published,
         )
-        .order_by(Delivery.answer_id, Delivery.part)
+        .order_by(Delivery.answer_id, Delivery.question_id, Delivery.part)
     )
-    by_answer: dict[int, list[tuple[str, bool]]] = {}
-    for answer_id, part, text, reply_to in rows:
-        by_answer.setdefault(answer_id, []).append((text, part == 1 and bool(reply_to)))
+    # One thread per answer and asker (a merged question's askers get a thread each).
+    by_answer: dict[tuple[int, int], list[tuple[str, bool]]] = {}
+    for answer_id, question_id, part, text, reply_to in rows:
+        by_answer.setdefault((answer_id, question_id), []).append(
+            (text, part == 1 and bool(reply_to))
+        )
     answers = [
         answer_spend([text for text, _ in parts], reply_to_summoner=parts[0][1])
         for parts in by_answer.values()
     ]
-    return event_spend(int(posts_read or 0), answers)
+    return event_spend(int(posts_read or 0), answers, len({a for a, _ in by_answer}))

@@ -99,10 +99,14 @@ def answer_spend(parts: list[str], *, reply_to_summoner: bool) -> AnswerSpend:
     )
 
 
-def event_spend(posts_read: int, answers: list[AnswerSpend]) -> EventSpend:
+def event_spend(
+    posts_read: int, answers: list[AnswerSpend], answer_count: int | None = None
+) -> EventSpend:
     """Total a LiveEvent's spend: posts read (stream and search) plus every answer published.
 
-    Raises ValueError for a negative number of posts read.
+    ``answers`` holds one AnswerSpend per thread; an answer to merged questions has one thread
+    per asker replied to, so ``answer_count`` says how many answers they make (default: one
+    each). Raises ValueError for a negative number of posts read.
     """
     if posts_read < 0:
         raise ValueError("posts_read cannot be negative")
@@ -111,7 +115,7 @@ def event_spend(posts_read: int, answers: list[AnswerSpend]) -> EventSpend:
     return EventSpend(
         posts_read=posts_read,
         read_usd=read_usd,
-        answers=len(answers),
+        answers=len(answers) if answer_count is None else answer_count,
         posts_created=sum(len(a.posts) for a in answers),
         create_usd=create_usd,
         url_posts=sum(a.url_posts for a in answers),

@@ -110,8 +110,9 @@ class PublishingWorker:
         delivery = await session.get(Delivery, delivery_id)
         if delivery is None:
             return None
-        answer = await session.get(Answer, delivery.answer_id)
-        question = await session.get(Question, answer.question_id) if answer else None
+        # The question this thread answers: the answer's own, or one merged into it, whose
+        # conversation is where the reply (and a lost outcome) is.
+        question = await session.get(Question, delivery.question_id)
         live_event = await session.get(LiveEvent, question.live_event_id) if question else None
         if question is None or live_event is None:
             return None

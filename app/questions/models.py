@@ -83,6 +83,11 @@ class Transition(Base):
     at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     # Set when an undo reverted this transition, so the next undo goes one step further back.
     undone: Mapped[bool] = mapped_column(Boolean, default=False)
+    # For a merge or an unmerge: the question that absorbed this one (or released it), so the
+    # trail says into what, even once the question is unmerged.
+    merged_into_id: Mapped[int | None] = mapped_column(
+        ForeignKey("questions.id", ondelete="SET NULL"), index=True
+    )
 
 
 class Answer(Base):

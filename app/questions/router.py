@@ -20,6 +20,7 @@ from app.questions.schemas import (
     AnswerOut,
     AnswerPublish,
     AudienceQuestionIn,
+    MergeIn,
     PublicQuestion,
     PublicSnapshot,
     QuestionCounts,
@@ -213,6 +214,31 @@ async def undo(
     return await service.question_view(session, question)
 
 
+@router.post("/questions/{question_id}/merge")
+async def merge(
+    question_id: IdPath, data: MergeIn, session: SessionDep, user: Moderator
+) -> QuestionOut:
+    """Merge duplicates (``ids``, of the same LiveEvent, pending or approved) into this question
+    (not yet answered): they leave the queues, their askers show on it, and its answer replies
+    to each of them where the network allows. ``version``: this question's; ``versions``: theirs.
+    """
+    question = await service.merge(
+        session, question_id, data.ids, user, data.version, data.versions
+    )
+    return await service.question_view(session, question)
+
+
+@router.post("/questions/{question_id}/unmerge")
+async def unmerge(
+    question_id: IdPath, session: SessionDep, user: Moderator, body: OptionalAction = None
+) -> QuestionOut:
+    """Take a merged question out of its group, back to pending or to the end of the queue;
+    refused once the group is answered."""
+    version = body.version if body else None
+    question = await service.unmerge(session, question_id, user, version)
+    return await service.question_view(session, question)
+
+
 @router.post("/questions/{question_id}/answer-preview")
 async def answer_preview(
     question_id: IdPath, data: AnswerIn, request: Request, session: SessionDep, _: Presenter
@@ -222,7 +248,10 @@ async def answer_preview(
     question = await service.get(session, question_id)
     live_event = await events.get(session, question.live_event_id)
     x_enabled = request.app.state.settings.x_credentials().can_post
-    return publishing.preview(question, live_event, data.text, data.x_mode, x_enabled)
+    askers = await service.askers_of(session, question)
+    return publishing.preview(
+        question, live_event, data.text, data.x_mode, x_enabled, askers, data.reply_to_askers
+    )
 
 
 @router.get("/events/{slug}/spend")
@@ -246,7 +275,9 @@ async def answer(
     broken = await charter.vet_answer(
         session, live_event, question, data.text, networks, user, data.override
     )
-    row = await service.answer(session, question_id, data.text, user, data.x_mode, x_enabled)
+    row = await service.answer(
+        session, question_id, data.text, user, data.x_mode, x_enabled, data.reply_to_askers
+    )
     if broken and data.override is not None:
         await charter.record_override(
             session, live_event, row, user, broken, networks, data.override

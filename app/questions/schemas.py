@@ -2,9 +2,10 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Annotated
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator, model_validator
 
 from app.charter.schemas import OverrideIn
+from app.db import MAX_ID
 from app.fields import never_null, reject_null
 from app.ingest.xpayload import clean_text
 from app.publishing.models import DeliveryStatus, XMode
@@ -85,6 +86,27 @@ class AnswerIn(BaseModel):
     # How the answer reaches X: a reply (only if the asker summoned the account), a standalone
     # post, or the page only. Default: a reply when allowed, else the LiveEvent's fallback.
     x_mode: XMode | None = None
+    # Reply on X to each asker merged into the question whose post summoned the account
+    # (whatever x_mode says of the question's own asker). Needs X posting credentials.
+    reply_to_askers: bool = True
+
+
+# How many questions one merge may absorb: a console selection, not a bulk job.
+MERGE_MAX = 100
+
+
+class MergeIn(ActionIn):
+    """The questions to absorb into this one, and optionally the version of each the moderator
+    was looking at (``versions[i]`` for ``ids[i]``); ``version`` is this question's."""
+
+    ids: list[Annotated[int, Field(ge=1, le=MAX_ID)]] = Field(min_length=1, max_length=MERGE_MAX)
+    versions: list[Annotated[int, Field(ge=1)]] | None = None
+
+    @model_validator(mode="after")
+    def _aligned(self) -> "MergeIn":
+        if self.versions is not None and len(self.versions) != len(self.ids):
+            raise ValueError("versions, when given, has one version per id")
+        return self
 
 
 class AnswerPublish(AnswerIn):
@@ -95,6 +117,8 @@ class AnswerPublish(AnswerIn):
 class DeliveryOut(BaseModel):
     model_config = ConfigDict(from_attributes=True)
 
+    # The question whose asker this thread answers: the answer's own, or one merged into it.
+    question_id: int
     target: str
     part: int
     parts: int
@@ -126,6 +150,24 @@ class PublicQuestion(BaseModel):
     created_at: datetime
     status_changed_at: datetime
     answer: AnswerOut | None
+    # How many people asked it: its author and the askers of the questions merged into it.
+    asked_by: int = 1
+
+
+class AskerOut(BaseModel):
+    """Someone whose question was merged into another: who, where, what they wrote."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    author_name: str
+    author_handle: str
+    source: str
+    text: str
+    created_at: datetime
+    # Their post summoned the account, so X lets the answer reply to them.
+    x_reply_allowed: bool
+    version: int
 
 
 class QuestionOut(PublicQuestion):
@@ -141,6 +183,8 @@ class QuestionOut(PublicQuestion):
     version: int
     # The ways X allows to answer this question ("reply" only when the asker summoned us).
     x_options: list[XMode]
+    # The questions merged into this one (oldest first); one answer serves them all.
+    askers: list[AskerOut] = []
 
 
 class QuestionFilters(BaseModel):
@@ -178,9 +222,12 @@ class PublicSnapshot(BaseModel):
 class TransitionOut(BaseModel):
     model_config = ConfigDict(from_attributes=True)
 
+    # A question's history includes the merges into it: those are another question's moves.
+    question_id: int
     action: str
     from_status: Status
     to_status: Status
     actor_id: int | None
     at: datetime
     undone: bool
+    merged_into_id: int | None = None

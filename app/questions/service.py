@@ -6,18 +6,20 @@ from typing import Any, cast
 
 from sqlalchemy import Table, func, insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm.attributes import flag_modified
 from sqlalchemy.orm.exc import StaleDataError
 
 from app.accounts.models import User
 from app.bulk import BulkInsert
 from app.db import utcnow
-from app.errors import Conflict, NotFound
+from app.errors import Conflict, Invalid, NotFound
 from app.events.models import LiveEvent, LiveEventState
 from app.publishing import service as publishing
 from app.publishing.models import Delivery, XMode
 from app.questions.models import Answer, Origin, Question, Transition
 from app.questions.schemas import (
     AnswerOut,
+    AskerOut,
     DeliveryOut,
     NewQuestion,
     PublicQuestion,
@@ -30,6 +32,8 @@ from app.questions.schemas import (
     QuestionPage,
 )
 from app.questions.states import (
+    ABSORBING,
+    MERGEABLE,
     PRESENTER_VISIBLE,
     PUBLIC_VISIBLE,
     Action,
@@ -74,7 +78,30 @@ async def _answers_for(session: AsyncSession, question_ids: Sequence[int]) -> di
     }
 
 
-def _full(question: Question, answer: AnswerOut | None) -> QuestionOut:
+async def _askers_for(
+    session: AsyncSession, question_ids: Sequence[int]
+) -> dict[int, list[Question]]:
+    """The questions merged into each of ``question_ids``, oldest first, in one query."""
+    if not question_ids:
+        return {}
+    rows = await session.scalars(
+        select(Question).where(Question.merged_into_id.in_(question_ids)).order_by(Question.id)
+    )
+    askers: dict[int, list[Question]] = {}
+    for row in rows:
+        if row.merged_into_id is not None:
+            askers.setdefault(row.merged_into_id, []).append(row)
+    return askers
+
+
+async def askers_of(session: AsyncSession, question: Question) -> list[Question]:
+    """The questions merged into ``question``: one answer to it serves their askers too."""
+    return (await _askers_for(session, [question.id])).get(question.id, [])
+
+
+def _full(
+    question: Question, answer: AnswerOut | None, askers: Sequence[Question] = ()
+) -> QuestionOut:
     return QuestionOut(
         id=question.id,
         live_event_id=question.live_event_id,
@@ -96,10 +123,12 @@ def _full(question: Question, answer: AnswerOut | None) -> QuestionOut:
         version=question.version,
         answer=answer,
         x_options=publishing.x_options(question),
+        askers=[AskerOut.model_validate(a) for a in askers],
+        asked_by=1 + len(askers),
     )
 
 
-def _public(question: Question, answer: AnswerOut | None) -> PublicQuestion:
+def _public(question: Question, answer: AnswerOut | None, asked_by: int = 1) -> PublicQuestion:
     return PublicQuestion(
         id=question.id,
         text=question.text,
@@ -110,16 +139,20 @@ def _public(question: Question, answer: AnswerOut | None) -> PublicQuestion:
         created_at=question.created_at,
         status_changed_at=question.status_changed_at,
         answer=answer,
+        asked_by=asked_by,
     )
 
 
 async def question_view(session: AsyncSession, question: Question) -> QuestionOut:
     answers = await _answers_for(session, [question.id])
-    return _full(question, answers.get(question.id))
+    return _full(question, answers.get(question.id), await askers_of(session, question))
 
 
 def _messages(
-    question: Question, answer: AnswerOut | None, before: Status | None
+    question: Question,
+    answer: AnswerOut | None,
+    before: Status | None,
+    askers: Sequence[Question] = (),
 ) -> ChannelMessages:
     """What each channel is told of a question's change.
 
@@ -127,7 +160,7 @@ def _messages(
     channel's view (an undo, an archive), that channel gets a bare "question.removed" with the
     id only, so no text it should not see ever travels on it.
     """
-    return _view_messages(_full(question, answer), before)
+    return _view_messages(_full(question, answer, askers), before)
 
 
 # What the audience may see of a question: PublicQuestion's fields, and no others.
@@ -167,7 +200,7 @@ async def _emit_question(session: AsyncSession, question: Question, before: Stat
         session,
         question.live_event_id,
         "question",
-        _messages(question, answers.get(question.id), before),
+        _messages(question, answers.get(question.id), before, await askers_of(session, question)),
     )
 
 
@@ -212,9 +245,10 @@ async def list_questions(
     rows = (await session.scalars(query.offset(offset).limit(limit + 1))).all()
     page = rows[:limit]
     answers = await _answers_for(session, [q.id for q in page])
+    askers = await _askers_for(session, [q.id for q in page])
     return QuestionPage(
         seq=seq,
-        items=[_full(q, answers.get(q.id)) for q in page],
+        items=[_full(q, answers.get(q.id), askers.get(q.id, ())) for q in page],
         next_offset=offset + limit if len(rows) > limit else None,
     )
 
@@ -232,7 +266,7 @@ async def counts(session: AsyncSession, live_event: LiveEvent) -> QuestionCounts
     by_category: dict[str, int] = {}
     rows = await session.execute(
         select(Question.category, func.count())
-        .where(mine, Question.status != Status.archived)
+        .where(mine, Question.status.not_in([Status.archived, Status.merged]))
         .group_by(Question.category)
     )
     for category, n in rows:
@@ -276,16 +310,24 @@ async def public_snapshot(session: AsyncSession, live_event: LiveEvent) -> Publi
     ).all()
     ids = [q.id for q in answered] + ([on_air.id] if on_air else [])
     answers = await _answers_for(session, ids)
+    askers = await _askers_for(session, ids)
+
+    def asked_by(q: Question) -> int:
+        return 1 + len(askers.get(q.id, ()))
+
     return PublicSnapshot(
         seq=seq,
-        on_air=_public(on_air, answers.get(on_air.id)) if on_air else None,
-        answered=[_public(q, answers.get(q.id)) for q in answered],
+        on_air=_public(on_air, answers.get(on_air.id), asked_by(on_air)) if on_air else None,
+        answered=[_public(q, answers.get(q.id), asked_by(q)) for q in answered],
     )
 
 
 async def history(session: AsyncSession, question_id: int) -> Sequence[Transition]:
+    """The question's transitions, and the merges into it and unmerges out of it."""
     rows = await session.scalars(
-        select(Transition).where(Transition.question_id == question_id).order_by(Transition.id)
+        select(Transition)
+        .where((Transition.question_id == question_id) | (Transition.merged_into_id == question_id))
+        .order_by(Transition.id)
     )
     return rows.all()
 
@@ -502,7 +544,12 @@ async def _flush_or_conflict(session: AsyncSession, question: Question) -> None:
 
 
 async def _move(
-    session: AsyncSession, question: Question, action: Action, to: Status, actor: User | None
+    session: AsyncSession,
+    question: Question,
+    action: Action,
+    to: Status,
+    actor: User | None,
+    merged_into_id: int | None = None,
 ) -> Status:
     before = question.status
     question.status = to
@@ -515,6 +562,7 @@ async def _move(
             from_status=before,
             to_status=to,
             actor_id=actor.id if actor else None,
+            merged_into_id=merged_into_id,
         )
     )
     await _flush_or_conflict(session, question)
@@ -544,7 +592,7 @@ async def act(
 
     Sending a question on air puts the one on air before it back at the head of the queue.
     """
-    if action in (Action.undo, Action.answer, Action.requeue):
+    if action in (Action.undo, Action.answer, Action.requeue, Action.merge, Action.unmerge):
         raise ValueError(f"{action} has its own function")
     question = await _get_for_change(session, question_id)
     _check_version(question, version)
@@ -592,6 +640,10 @@ async def undo(
     )
     if last is None or last.to_status != question.status:
         raise Conflict(f"question {question.id} has nothing to undo")
+    if last.action in (Action.merge.value, Action.unmerge.value):
+        # The other question of the merge changed too: only merge and unmerge keep both right.
+        again = "unmerge it" if last.action == Action.merge.value else "merge it again"
+        raise Conflict(f"question {question.id} was {last.action}d last; {again} instead")
     if last.action == Action.answer.value:
         raise Conflict("an answer already published cannot be undone; archive the question")
     if last.from_status == Status.on_air:
@@ -633,17 +685,21 @@ async def answer(
     actor: User,
     x_mode: XMode | None = None,
     x_enabled: bool = False,
+    reply_to_askers: bool = True,
 ) -> Answer:
     """Record the spokesperson's answer; the question is then answered on every screen.
 
     The answer and its deliveries are written in one transaction (the outbox): the page is
     published at once, X (``x_mode``, or the question's default) by the publishing worker.
+    One answer serves every asker merged into the question: with ``reply_to_askers``, each
+    whose post summoned the account gets a reply thread of their own (publishing.plan).
     """
     question = await _get_for_change(session, question_id)
     try:
         to = next_status(Action.answer, question.status)
     except IllegalTransition as exc:
         raise Conflict(str(exc), current=question.status.value) from exc
+    askers = await askers_of(session, question) if reply_to_askers else []
     row = Answer(
         question_id=question.id,
         live_event_id=question.live_event_id,
@@ -656,7 +712,136 @@ async def answer(
     live_event = await session.get(LiveEvent, question.live_event_id)
     if live_event is None:
         raise NotFound(f"question {question.id} has no LiveEvent")
-    await publishing.plan(session, question, row, live_event, x_mode, x_enabled)
+    await publishing.plan(session, question, row, live_event, x_mode, x_enabled, askers)
     before = await _move(session, question, Action.answer, to, actor)
     await _emit_question(session, question, before)
     return row
+
+
+# --- Merging duplicates ------------------------------------------------------------------------
+
+
+def _touch(question: Question) -> None:
+    """Count a change of the questions merged into ``question`` as a change of it: its view
+    (its askers) differs, so its version goes up, screens keep the newer view, and a moderator
+    acting on the older one gets a 409. (An UPDATE of any column bumps the version.)"""
+    flag_modified(question, "merged_into_id")
+
+
+async def merge(
+    session: AsyncSession,
+    question_id: int,
+    absorbed_ids: Sequence[int],
+    actor: User,
+    version: int | None = None,
+    versions: Sequence[int] | None = None,
+) -> Question:
+    """Merge duplicates into a question: one answer to it will serve all their askers.
+
+    The absorbed questions leave every queue (status ``merged``) but are kept, with their
+    askers, and come back with ``unmerge``. Only questions of the same LiveEvent, pending or
+    approved, merge into a question not yet answered; a question that had others merged into
+    it brings them along. Each move is in the audit trail and on every screen.
+    """
+    main = await _get_for_change(session, question_id)
+    _check_version(main, version)
+    if main.status not in ABSORBING:
+        raise Conflict(
+            f"question {main.id} is {main.status.value}: only a question not yet answered "
+            "takes in others (its answer's replies are planned for the askers it has then)",
+            current=main.status.value,
+        )
+    ids = list(dict.fromkeys(absorbed_ids))
+    expected = dict(zip(absorbed_ids, versions, strict=True)) if versions else {}
+    if main.id in ids:
+        raise Invalid(f"question {main.id} cannot be merged into itself")
+    rows = (
+        await session.scalars(
+            select(Question).where(Question.id.in_(ids)).execution_options(populate_existing=True)
+        )
+    ).all()
+    found = {q.id: q for q in rows}
+    for absorbed_id in ids:
+        absorbed = found.get(absorbed_id)
+        # Another LiveEvent's question is as good as absent: say nothing of it.
+        if absorbed is None or absorbed.live_event_id != main.live_event_id:
+            raise NotFound(f"no question {absorbed_id} in this LiveEvent")
+        _check_version(absorbed, expected.get(absorbed_id))
+        if absorbed.merged_into_id == main.id:
+            continue  # already there: merging again changes nothing
+        if absorbed.status not in MERGEABLE:
+            raise Conflict(
+                f"question {absorbed_id} is {absorbed.status.value}: only pending or approved "
+                "questions can be merged (merge the others into the one on air instead)",
+                current=absorbed.status.value,
+            )
+    moved: list[tuple[Question, Status]] = []
+    for absorbed_id in ids:
+        absorbed = found[absorbed_id]
+        if absorbed.merged_into_id == main.id:
+            continue
+        # Its own askers follow it, so a group is never more than one level deep.
+        for asker in await askers_of(session, absorbed):
+            asker.merged_into_id = main.id
+            before = await _move(session, asker, Action.merge, Status.merged, actor, main.id)
+            moved.append((asker, before))
+        absorbed.merged_into_id = main.id
+        before = await _move(session, absorbed, Action.merge, Status.merged, actor, main.id)
+        moved.append((absorbed, before))
+    if moved:
+        _touch(main)
+        await _flush_or_conflict(session, main)
+    # Screens that showed a moved question (the presenter's queue) are told it left.
+    for question, before in moved:
+        await _emit_question(session, question, before)
+    await _emit_question(session, main, main.status)
+    return main
+
+
+async def unmerge(
+    session: AsyncSession, question_id: int, actor: User, version: int | None = None
+) -> Question:
+    """Take a merged question out of its group, back to where it was (pending, or approved at
+    the end of the queue). Refused once the group is answered: its reply is the group's."""
+    question = await _get_for_change(session, question_id)
+    _check_version(question, version)
+    if question.status != Status.merged or question.merged_into_id is None:
+        raise Conflict(
+            f"question {question.id} is not merged into another", current=question.status.value
+        )
+    main = await session.scalar(
+        select(Question)
+        .where(Question.id == question.merged_into_id)
+        .execution_options(populate_existing=True)
+    )
+    if main is None:
+        raise NotFound(f"no question {question.merged_into_id}")
+    answered = await session.scalar(select(Answer.id).where(Answer.question_id == main.id).limit(1))
+    # Archived after its answer, the group's answer still went to this asker.
+    if main.status == Status.answered or answered is not None:
+        raise Conflict(
+            f"question {main.id} was answered: its answer served this asker too, so the question "
+            "stays with it"
+        )
+    # Where it was before it first left the queues (a later merge of its group moves it from
+    # merged to merged).
+    origin = await session.scalar(
+        select(Transition.from_status)
+        .where(
+            Transition.question_id == question.id,
+            Transition.action == Action.merge.value,
+            Transition.from_status != Status.merged,
+        )
+        .order_by(Transition.id.desc())
+        .limit(1)
+    )
+    to = origin if origin in MERGEABLE else Status.pending
+    if to == Status.approved:
+        question.queue_position = await _queue_end(session, question.live_event_id, head=False)
+    question.merged_into_id = None
+    await _move(session, question, Action.unmerge, to, actor, main.id)
+    _touch(main)
+    await _flush_or_conflict(session, main)
+    await _emit_question(session, question, Status.merged)
+    await _emit_question(session, main, main.status)
+    return question

@@ -1,7 +1,9 @@
 """The question lifecycle as an explicit state machine.
 
-pending → approved → on_air → answered; pending or approved → rejected; any → archived.
-Undo reverts the last transition (see service.undo). Everything else is illegal, and says why.
+pending → approved → on_air → answered; pending or approved → rejected; any but merged →
+archived; pending or approved → merged (a duplicate absorbed by another question, whose answer
+serves its asker too) and back by unmerge (see service.merge). Undo reverts the last transition
+(see service.undo). Everything else is illegal, and says why.
 """
 
 import enum
@@ -14,6 +16,8 @@ class Status(enum.StrEnum):
     answered = "answered"
     rejected = "rejected"
     archived = "archived"
+    # Absorbed into another question (merged_into_id): out of every queue, its asker kept.
+    merged = "merged"
 
 
 class Action(enum.StrEnum):
@@ -27,19 +31,31 @@ class Action(enum.StrEnum):
     # Sending a question on air returns the one on air before it to the queue.
     requeue = "requeue"
     undo = "undo"
+    # Merge and unmerge move the absorbed question, never the one absorbing it; their
+    # target and origin depend on the other question (service.merge, service.unmerge).
+    merge = "merge"
+    unmerge = "unmerge"
 
 
 # action → (states it may start from, state it leads to). Undo is not here: its target is
-# whatever the reverted transition started from.
+# whatever the reverted transition started from. Nor are merge and unmerge (see Action).
 TRANSITIONS: dict[Action, tuple[frozenset[Status], Status]] = {
     Action.approve: (frozenset({Status.pending}), Status.approved),
     Action.reject: (frozenset({Status.pending, Status.approved}), Status.rejected),
     Action.on_air: (frozenset({Status.approved}), Status.on_air),
     Action.answer: (frozenset({Status.approved, Status.on_air}), Status.answered),
     Action.mark_answered: (frozenset({Status.approved, Status.on_air}), Status.answered),
-    Action.archive: (frozenset(set(Status) - {Status.archived}), Status.archived),
+    # A merged question goes with its group: archive the question that absorbed it, or unmerge.
+    Action.archive: (frozenset(set(Status) - {Status.archived, Status.merged}), Status.archived),
     Action.requeue: (frozenset({Status.on_air}), Status.approved),
 }
+
+# What a question may be to be absorbed by another: not yet on screen or answered. One on air is
+# being read out (merge the others into it instead); an answered one has had its own answer.
+MERGEABLE = frozenset({Status.pending, Status.approved})
+# What a question may be to absorb others: before its answer, whose replies are planned for the
+# askers it has then (an answered one refuses: its replies went out without the newcomers).
+ABSORBING = frozenset({Status.pending, Status.approved, Status.on_air})
 
 
 class IllegalTransition(Exception):

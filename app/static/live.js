@@ -10,8 +10,9 @@ if (initial.on_air) questions.set(initial.on_air.id, initial.on_air);
 for (const q of initial.answered) questions.set(q.id, q);
 const announcer = document.getElementById("announcer");
 
-function networkLinks(answer) {
-  return answer.deliveries.filter((d) => /^https?:\/\//.test(d.url) && d.part === 1).map((d) => [" · ",
+// The answer's own post only: the replies to the askers merged into the question are theirs.
+function networkLinks(q) {
+  return q.answer.deliveries.filter((d) => /^https?:\/\//.test(d.url) && d.part === 1 && d.question_id === q.id).map((d) => [" · ",
     el("a", { class: "network-link", href: d.url, rel: "noopener noreferrer nofollow ugc", target: "_blank",
       text: `See it on ${d.target === "x" ? "X" : d.target}` })]).flat();
 }
@@ -25,10 +26,11 @@ function render() {
   const answered = [...questions.values()].filter((q) => q.status === "answered")
     .sort((a, b) => b.status_changed_at.localeCompare(a.status_changed_at) || b.id - a.id);
   document.getElementById("answered").replaceChildren(...answered.map((q) => el("li", { "data-id": String(q.id) },
-    el("p", { class: "question" }, el("strong", { text: asker(q) }), " ", el("span", { text: q.text })),
+    el("p", { class: "question" }, el("strong", { text: asker(q) }), " ", el("span", { text: q.text }),
+      q.asked_by > 1 ? el("small", { class: "asked-by", text: ` asked by ${q.asked_by} people` }) : null),
     q.answer ? el("p", { class: "answer", text: q.answer.text }) : null,
     q.answer
-      ? el("p", { class: "meta" }, `${q.answer.author_name} · `, el("time", { dateTime: q.answer.created_at, text: timeOf(q.answer.created_at) }), ...networkLinks(q.answer))
+      ? el("p", { class: "meta" }, `${q.answer.author_name} · `, el("time", { dateTime: q.answer.created_at, text: timeOf(q.answer.created_at) }), ...networkLinks(q))
       : el("p", { class: "meta", text: "Answered on the stream." }))));
 }
 

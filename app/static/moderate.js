@@ -22,6 +22,12 @@ const filters = { q: "", category: "", lang: "", source: "" };
 let selected = null;
 let editing = null; // { id, field }
 let lastAction = null; // { id, label } for "z"
+// Questions picked to merge (duplicates), then merged into another with "Merge … here".
+const picked = new Set();
+const openAskers = new Set(); // questions whose list of merged askers is unfolded
+// What can be picked, and what can take the picked ones in (as the server decides).
+const MERGEABLE = ["pending", "approved"];
+const ABSORBING = ["pending", "approved", "on_air"];
 
 const flash = document.getElementById("flash");
 function say(text, kind = "info", undoable = false) {
@@ -64,7 +70,73 @@ function actionsFor(q) {
   b.push(button("Edit", "e", () => startEdit(q.id, "text"), true), button("Note", "n", () => startEdit(q.id, "note"), true));
   if (q.status !== "archived") b.push(button("Archive", "x", act("archive"), true));
   b.push(button("Undo", "u", act("undo"), true));
+  const others = [...picked].filter((id) => id !== q.id);
+  if (others.length && ABSORBING.includes(q.status)) {
+    b.push(button(`Merge ${others.length} picked here`, "", () => mergeInto(q.id, others)));
+  }
   return el("div", { class: "actions" }, ...b);
+}
+
+function pickBox(q) {
+  if (!MERGEABLE.includes(q.status)) return null;
+  const box = el("input", { type: "checkbox", class: "pick", checked: picked.has(q.id),
+    "aria-label": `Pick #${q.id} to merge`, title: "Pick to merge into another question (g)" });
+  box.addEventListener("click", (event) => event.stopPropagation());
+  box.addEventListener("change", () => togglePick(q.id));
+  return box;
+}
+
+function togglePick(id) {
+  if (picked.has(id)) picked.delete(id); else picked.add(id);
+  render();
+}
+
+// One answer to the main question serves every asker merged into it.
+async function mergeInto(mainId, ids) {
+  const main = questions.get(mainId);
+  if (!main) return;
+  const versions = ids.map((id) => questions.get(id)?.version ?? 1);
+  try {
+    const updated = await api(`/api/v1/questions/${mainId}/merge`, { method: "POST", body: { version: main.version, ids, versions } });
+    keepNewest(questions, updated);
+    for (const id of ids) picked.delete(id);
+    selected = mainId;
+    say(`Merged ${ids.map((id) => `#${id}`).join(", ")} into #${mainId}: ${updated.asked_by} askers, one answer.`);
+    refreshCounts();
+    render();
+  } catch (error) {
+    say(error.message, "error");
+    if (error.status === 409) [mainId, ...ids].forEach(refetch);
+  }
+}
+
+function askersOf(q) {
+  if (!q.askers || !q.askers.length) return null;
+  const n = q.askers.length;
+  const replied = new Set((q.answer?.deliveries || []).filter((d) => d.target === "x" && d.part === 1 && d.status === "published").map((d) => d.question_id));
+  // Cards are redrawn on every update: the list stays open across them.
+  const details = el("details", { class: "askers", open: openAskers.has(q.id) });
+  details.addEventListener("toggle", () => { if (details.open) openAskers.add(q.id); else openAskers.delete(q.id); });
+  details.addEventListener("click", (event) => event.stopPropagation());
+  details.append(
+    el("summary", { text: `+${n} asker${n > 1 ? "s" : ""}` }),
+    el("ul", {}, ...q.askers.map((a) => el("li", { "data-asker": String(a.id) },
+      el("span", { text: `${asker(a)} · ${a.source}${a.x_reply_allowed ? " · X reply" : ""}${replied.has(a.id) ? " · replied" : ""}: ` }),
+      el("span", { class: "asker-text", text: a.text }),
+      q.status === "answered" ? null : button("Unmerge", "", () => unmerge(a.id, a.version), true)))));
+  return details;
+}
+
+async function unmerge(id, version) {
+  try {
+    const updated = await api(`/api/v1/questions/${id}/unmerge`, { method: "POST", body: { version } });
+    questions.set(updated.id, updated);
+    say(`#${id} unmerged: ${updated.status}.`);
+    refreshCounts();
+    render();
+  } catch (error) {
+    say(error.message, "error");
+  }
 }
 
 function editor(q) {
@@ -86,9 +158,10 @@ function editor(q) {
       button("Cancel", "Esc", () => { editing = null; render(); })));
 }
 
-// Where the answer went: X's state per thread, and why it failed when it did.
-function deliveryLine(answer) {
-  const x = answer.deliveries.filter((d) => d.target === "x");
+// Where the answer went: X's state per thread, and why it failed when it did. The threads
+// replying to merged askers are counted apart.
+function deliveryLine(answer, q) {
+  const x = answer.deliveries.filter((d) => d.target === "x" && d.question_id === q.id);
   if (!x.length) return null;
   const failed = x.find((d) => d.status === "failed");
   const done = x.filter((d) => d.status === "published").length;
@@ -100,13 +173,22 @@ function deliveryLine(answer) {
   return line;
 }
 
+function askerRepliesLine(answer, q) {
+  const replies = answer.deliveries.filter((d) => d.target === "x" && d.question_id !== q.id);
+  if (!replies.length) return null;
+  const failed = replies.filter((d) => d.status === "failed").length;
+  const done = replies.filter((d) => d.status === "published").length;
+  return el("p", { class: failed ? "delivery error" : "delivery",
+    text: `Replies to merged askers: ${done}/${replies.length} posted${failed ? `, ${failed} failed` : ""}` });
+}
+
 function card(q, name) {
   const meta = [asker(q), q.source, timeOf(q.created_at), q.lang].filter(Boolean).join(" · ");
   const li = el("li", {
     class: `q${q.id === selected ? " selected" : ""}`, "data-id": String(q.id), tabIndex: -1,
     onclick: () => { selected = q.id; render(); },
   },
-  el("div", { class: "meta" }, el("span", { text: meta }),
+  el("div", { class: "meta" }, pickBox(q), el("span", { text: meta }),
     q.category ? el("span", { class: `chip cat-${q.category}`, text: q.category }) : null,
     q.text !== q.original_text ? el("span", { class: "chip", text: "edited", title: `Original: ${q.original_text}` }) : null,
     // X lets the account reply only to askers who mentioned it; the others get a standalone post.
@@ -116,7 +198,9 @@ function card(q, name) {
   editing && editing.id === q.id && editing.field === "note" ? editor(q)
     : (q.note ? el("p", { class: "note", text: `Note: ${q.note}` }) : null),
   q.answer ? el("p", { class: "answer", text: `↳ ${q.answer.text}` }) : null,
-  q.answer ? deliveryLine(q.answer) : null,
+  askersOf(q),
+  q.answer ? deliveryLine(q.answer, q) : null,
+  q.answer ? askerRepliesLine(q.answer, q) : null,
   q.status_changed_by ? el("div", { class: "by", text: `${q.status.replace("_", " ")} by ${q.status_changed_by}` }) : null,
   actionsFor(q));
   if (name === "approved") {
@@ -277,6 +361,7 @@ function visibleOrder() {
 function nextInList(id) {
   const q = questions.get(id);
   const name = Object.keys(LISTS).find((n) => LISTS[n].statuses.includes(q.status));
+  if (!name) return null; // merged into another: in no list
   const list = itemsOf(name).map((item) => item.id);
   const index = list.indexOf(id);
   return list[index + 1] ?? list[index - 1] ?? null;
@@ -300,6 +385,7 @@ document.addEventListener("keydown", (event) => {
   else if (event.key === "K" && selected !== null) shiftInQueue(selected, -1);
   else if (event.key === "/") document.getElementById("search").focus();
   else if (event.key === "z") undoLast();
+  else if (event.key === "g" && selected !== null && MERGEABLE.includes(questions.get(selected)?.status)) togglePick(selected);
   else if ((event.key === "e" || event.key === "n") && selected !== null) startEdit(selected, event.key === "e" ? "text" : "note");
   else if (KEYS[event.key] && selected !== null) run(selected, KEYS[event.key]);
   else return;
@@ -328,6 +414,8 @@ connect({
   onUpdate(message) {
     if (message.type === "question") {
       keepNewest(questions, message.question);
+      // Merged by someone else, or moved on: nothing to pick any more.
+      if (!MERGEABLE.includes(message.question.status)) picked.delete(message.question.id);
       refreshCounts();
       render();
     }

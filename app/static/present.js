@@ -21,7 +21,7 @@ function render() {
   if (current) {
     box.replaceChildren(
       el("p", { class: "onair-text", text: current.text }),
-      el("p", { class: "meta", text: `${asker(current)} · ${NETWORKS[current.source] || current.source}` }));
+      el("p", { class: "meta", text: `${asker(current)} · ${NETWORKS[current.source] || current.source}${othersAsking(current)}` }));
     const changed = box.dataset.id !== String(current.id);
     box.dataset.id = String(current.id);
     composer.hidden = false;
@@ -39,6 +39,12 @@ function render() {
     el("p", { class: "text", text: q.text }),
     el("div", { class: "meta", text: `${asker(q)} · ${NETWORKS[q.source] || q.source}` }),
     el("button", { type: "button", text: "Put on air", onclick: () => post(q, "on-air") }))));
+}
+
+// Questions merged into this one: one answer serves all their askers.
+function othersAsking(q) {
+  const n = (q.askers || []).length;
+  return n ? ` · +${n} asker${n > 1 ? "s" : ""}: ${q.askers.map(asker).join(", ")}` : "";
 }
 
 async function post(q, action, body = {}) {
@@ -62,7 +68,12 @@ let shownFor = null;
 // Without X credentials there is no choice to make: answers go to the Tribune page.
 const xEnabled = !document.getElementById("x-row").hidden;
 
+// Askers merged into the question get a reply on X of their own unless this is unticked.
+const replyAskers = document.getElementById("reply-askers");
+replyAskers.addEventListener("change", () => schedulePreview());
+
 function showModes(current) {
+  document.getElementById("askers-row").hidden = !(current && current.askers && current.askers.length);
   if (!xEnabled || !current || shownFor === current.id) return;
   shownFor = current.id;
   modeSelect.replaceChildren(...current.x_options.map((mode) => el("option", { value: mode, text: MODES[mode] || mode })));
@@ -82,15 +93,27 @@ async function refreshPreview() {
   if (!xEnabled || !current || !text) { preview.textContent = ""; return; }
   try {
     const result = await api(`/api/v1/questions/${current.id}/answer-preview`, {
-      method: "POST", body: { text, x_mode: modeSelect.value || null } });
-    if (!result.spend) { preview.textContent = "Tribune page only."; return; }
+      method: "POST", body: { text, x_mode: modeSelect.value || null, reply_to_askers: replyAskers.checked } });
+    const replies = askerReplies(result.asker_replies);
+    if (!result.spend) { preview.textContent = `Tribune page only${replies ? " for the asker" : "."}${replies}`; return; }
     const links = result.spend.url_posts ? ` · ${result.spend.url_posts} with a link ($0.20 each)` : "";
-    preview.textContent = `${result.parts.length} post${result.parts.length > 1 ? "s" : ""} on X · est. $${Number(result.spend.usd).toFixed(3)}${links}`;
+    preview.textContent = `${result.parts.length} post${result.parts.length > 1 ? "s" : ""} on X · est. $${Number(result.spend.usd).toFixed(3)}${links}${replies}`;
   } catch (error) {
     preview.textContent = error.message;
   }
 }
 modeSelect.addEventListener("change", schedulePreview);
+
+// The replies to the askers merged into the question: how many X allows, and their price.
+function askerReplies(r) {
+  if (!r) return "";
+  if (!replyAskers.checked) return ` · no reply to the ${r.askers} merged asker${r.askers > 1 ? "s" : ""}`;
+  const others = r.askers - r.replies;
+  const skipped = others ? ` (${others} other${others > 1 ? "s" : ""} not on X or not mentioning us: the page only)` : "";
+  if (!r.replies) return ` · no X reply to the ${r.askers} merged asker${r.askers > 1 ? "s" : ""}${skipped}`;
+  const links = r.url_posts ? `, ${r.url_posts} with a link` : "";
+  return ` · + ${r.replies} repl${r.replies > 1 ? "ies" : "y"} to merged askers (${r.posts} post${r.posts > 1 ? "s" : ""}, est. $${Number(r.usd).toFixed(3)}${links})${skipped}`;
+}
 
 function updateCounts() {
   document.getElementById("counts").replaceChildren(...networkCounts(textarea.value).map((c) =>
@@ -192,7 +215,7 @@ composer.addEventListener("submit", async (event) => {
   if (!current) return;
   const text = textarea.value.trim();
   if (!text) { status.textContent = "Write the answer first."; return; }
-  const body = { text, x_mode: modeSelect.value || null };
+  const body = { text, x_mode: modeSelect.value || null, reply_to_askers: replyAskers.checked };
   if (hardBroken && charter.can_override && overrideBox.checked) {
     const reason = overrideReason.value.trim();
     if (reason.length < 3) { status.textContent = "Say why you override the charter."; overrideReason.focus(); return; }

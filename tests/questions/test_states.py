@@ -16,7 +16,12 @@ LEGAL: dict[tuple[Action, Status], Status] = {
     (Action.mark_answered, Status.approved): Status.answered,
     (Action.mark_answered, Status.on_air): Status.answered,
     (Action.requeue, Status.on_air): Status.approved,
-    **{(Action.archive, s): Status.archived for s in Status if s != Status.archived},
+    # A merged question goes with its group (unmerge it first).
+    **{
+        (Action.archive, s): Status.archived
+        for s in Status
+        if s not in (Status.archived, Status.merged)
+    },
 }
 
 
@@ -40,7 +45,16 @@ async def _to(http: httpx.AsyncClient, actor: Actor, status: Status) -> dict[str
         Status.rejected: ["reject"],
         Status.archived: ["archive"],
         Status.answered: ["approve", "on-air", "answers"],
+        Status.merged: [],
     }[status]
+    if status == Status.merged:
+        main = await ask(http, "The question it is a duplicate of?")
+        response = await http.post(
+            f"/api/v1/questions/{main['id']}/merge",
+            json={"ids": [question["id"]]},
+            headers=actor.headers,
+        )
+        assert response.status_code == 200, response.text
     for step in path:
         body = {"text": "An answer."} if step == "answers" else None
         response = await http.post(

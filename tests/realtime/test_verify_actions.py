@@ -90,6 +90,12 @@ async def test_stale_state_plus_updates_equals_fresh_read(
                 f"{q}/{ids[4]}", json={"note": "ask about fees"}, headers=moderator.headers
             ),
         ),
+        ("merge pending", post(f"{q}/{ids[0]}/merge", {"ids": [ids[4], ids[5]]})),
+        ("approve to merge", post(f"{q}/{ids[3]}/approve")),
+        ("merge queued", post(f"{q}/{ids[0]}/merge", {"ids": [ids[3]]})),
+        ("unmerge", post(f"{q}/{ids[3]}/unmerge")),
+        ("group on air", post(f"{q}/{ids[0]}/on-air")),
+        ("answer group", post(f"{q}/{ids[0]}/answers", {"text": "For all."}, spokesperson)),
         (
             "audience asks",
             lambda: http.post("/api/v1/events/ask-test/questions", json={"text": "A new one"}),
