@@ -8,8 +8,11 @@
   in well under a second; no pickled model to trust or to keep in step with scikit-learn.
 - **Language:** langid's model (in the py3langid wheel), restricted to the languages triage
   is trained in (French and English), on the text without links, mentions and hashtags.
-- **Duplicates:** posts of the same category whose topic words (stemmed, weighted by TF-IDF)
-  are close on average are grouped (agglomerative clustering, average linkage).
+- **Duplicates:** posts of the same category whose topic words are close on average are
+  grouped (agglomerative clustering, average linkage). A topic word found in the bilingual
+  lexicon (``data/lexicon.jsonl``: "agence", "branch" and "branches" are one concept) counts
+  as its concept, so the same question meets itself across French and English; any other word
+  is cut to five letters. Spam is grouped only when reposted, at a stricter threshold.
 """
 
 import json
@@ -39,7 +42,16 @@ GROUPED = frozenset({Category.question, Category.complaint, Category.rumour, Cat
 # Average cosine similarity (0-1) of stemmed words within which posts are the same question.
 # Chosen on the training set (python -m app.triage.evaluate --tune app/triage/data/train.jsonl),
 # never on eval/.
-SAME_QUESTION = 0.18
+SAME_QUESTION = 0.23
+# Spam is merged only when the same message is reposted (two scams of one kind are two posts):
+# a stricter similarity, chosen on the training set with --tune as well.
+SAME_REPOST = 0.4
+# How much a missed complaint costs against a wrong one: a complaint left on the stage queue
+# waits past its SLA, a question sent to the desk is moved back in one click. Its probability
+# is weighted by this before the most likely category is taken. The largest weight that cost
+# the training set's cross-validated macro-F1 no more than 0.005 (python -m
+# app.triage.evaluate --cross-validate app/triage/data/train.jsonl).
+COMPLAINT_WEIGHT = 1.2
 
 _URL = re.compile(r"https?://\S+|www\.\S+|\b[\w-]+\.(?:com|org|net|io|ly|fr|example)\S*", re.I)
 _MENTION = re.compile(r"@\w+")
@@ -285,7 +297,9 @@ class Classifier:
     """The category model: word 1-2-grams and character 2-5-grams, TF-IDF, one logistic
     regression; classes weighted by their rarity, so spam and rumours are not drowned out."""
 
-    def __init__(self, examples: Sequence[Example]) -> None:
+    def __init__(
+        self, examples: Sequence[Example], complaint_weight: float = COMPLAINT_WEIGHT
+    ) -> None:
         if len({e.category for e in examples}) < 2:
             raise ValueError("training needs examples of at least two categories")
         self._pipeline = Pipeline(
@@ -320,13 +334,25 @@ class Classifier:
             [features_text(e.text) for e in examples], [e.category.value for e in examples]
         )
         self._classes = [Category(c) for c in self._pipeline.classes_]
+        self._weights = np.array(
+            [complaint_weight if c is Category.complaint else 1.0 for c in self._classes]
+        )
+
+    @property
+    def classes(self) -> list[Category]:
+        return list(self._classes)
+
+    def probabilities(self, texts: Sequence[str]) -> Any:
+        """The model's probability of each category (columns in ``classes`` order)."""
+        return self._pipeline.predict_proba([features_text(t) for t in texts])
 
     def predict(self, texts: Sequence[str]) -> list[tuple[Category, float]]:
-        """Each text's most likely category and its probability."""
+        """Each text's category (the most likely once complaints are weighted, see
+        ``COMPLAINT_WEIGHT``) and the model's probability of it."""
         if not texts:
             return []
-        probabilities: Any = self._pipeline.predict_proba([features_text(t) for t in texts])
-        best = np.argmax(probabilities, axis=1)
+        probabilities = self.probabilities(texts)
+        best = np.argmax(probabilities * self._weights, axis=1)
         return [
             (self._classes[int(i)], round(float(row[int(i)]), 3))
             for i, row in zip(best, probabilities, strict=True)
@@ -358,33 +384,86 @@ def language(text: str) -> str:
     return str(lang)
 
 
+@dataclass(frozen=True, slots=True)
+class Lexicon:
+    """Topic words of both languages mapped to shared concepts. A word ending in "*" is a
+    prefix ("fermetur*" covers "fermeture" and "fermetures"); matching is on folded words."""
+
+    exact: dict[str, tuple[str, ...]]
+    prefixes: tuple[tuple[str, str], ...]  # longest first
+
+    @classmethod
+    def from_lines(cls, lines: Iterable[str]) -> "Lexicon":
+        exact: dict[str, list[str]] = {}
+        prefixes: list[tuple[str, str]] = []
+        for line in lines:
+            if not line.strip():
+                continue
+            row = json.loads(line)
+            concept = str(row["concept"])
+            for word in row["words"]:
+                word = fold(str(word))
+                if word.endswith("*"):
+                    prefixes.append((word[:-1], concept))
+                else:
+                    exact.setdefault(word, []).append(concept)
+        prefixes.sort(key=lambda p: -len(p[0]))
+        return cls({w: tuple(c) for w, c in exact.items()}, tuple(prefixes))
+
+    def concepts(self, word: str) -> tuple[str, ...]:
+        found = list(self.exact.get(word, ()))
+        for prefix, concept in self.prefixes:
+            if word.startswith(prefix) and concept not in found:
+                found.append(concept)
+        return tuple(found)
+
+
+@cache
+def lexicon() -> Lexicon:
+    """The bundled bilingual lexicon of the topics audiences raise (see data/lexicon.jsonl)."""
+    data = resources.files("app.triage").joinpath("data/lexicon.jsonl")
+    return Lexicon.from_lines(data.read_text(encoding="utf-8").splitlines())
+
+
+@cache
+def _topic_terms(word: str) -> tuple[str, ...]:
+    # Cached per word: a live's vocabulary is small, and the prefix scan is the slow part.
+    concepts = lexicon().concepts(word)
+    return tuple(f"c:{c}" for c in concepts) if concepts else (word[:5],)
+
+
 def stems(text: str) -> str:
-    """Topic words cut to five letters: "fermeture", "fermez" and "fermer" meet, as do
-    "closing" and "closed"; crude, but the same in French and English, and no stemmer's
-    language needs guessing."""
-    return " ".join(word[:5] for word in topic_text(text).split())
+    """Topic terms of a post: a lexicon concept ("c:close" for "fermeture", "fermez",
+    "closing" or "closed") where the lexicon knows the word, else the word cut to five
+    letters; crude, but the same in French and English, and no stemmer's language needs
+    guessing."""
+    return " ".join(term for word in topic_text(text).split() for term in _topic_terms(word))
 
 
 def group(
-    texts: Sequence[str], categories: Sequence[Category], threshold: float = SAME_QUESTION
+    texts: Sequence[str],
+    categories: Sequence[Category],
+    threshold: float = SAME_QUESTION,
+    spam_threshold: float = SAME_REPOST,
 ) -> list[str | None]:
-    """Duplicate groups among posts of the same grouped category: TF-IDF of their stems,
-    clustered by average cosine similarity (every member close to the group as a whole, not
-    chained through one look-alike) down to ``threshold``. Ids are "g1", "g2"... in order of
-    first post; a post like no other has None."""
+    """Duplicate groups among posts of the same grouped category: TF-IDF of their topic terms
+    (see ``stems``), clustered by average cosine similarity (every member close to the group
+    as a whole, not chained through one look-alike) down to ``threshold``, or
+    ``spam_threshold`` for spam. Ids are "g1", "g2"... in order of first post; a post like no
+    other has None."""
     cluster_of: list[tuple[Category, int] | None] = [None] * len(texts)
     for category in GROUPED:
         members = [i for i, c in enumerate(categories) if c is category]
         words = [stems(texts[i]) for i in members]
         if sum(1 for w in words if w) < 2:
             continue
-        vectors = TfidfVectorizer(sublinear_tf=True).fit_transform(words)
+        vectors = TfidfVectorizer(sublinear_tf=True, token_pattern=r"\S+").fit_transform(words)
         distance = np.clip(1.0 - (vectors @ vectors.T).toarray(), 0.0, None)
         labels = AgglomerativeClustering(
             n_clusters=None,
             metric="precomputed",
             linkage="average",
-            distance_threshold=1.0 - threshold,
+            distance_threshold=1.0 - (spam_threshold if category is Category.spam else threshold),
         ).fit_predict(distance)
         for i, label, w in zip(members, labels, words, strict=True):
             if w:  # a post with no topic word (all stop words) is like no other
