@@ -116,16 +116,20 @@ def report(rows: Sequence[Labelled]) -> int:
     return 0
 
 
-def sweep(rows: Sequence[Labelled], categories: Sequence[Category]) -> None:
+def sweep(
+    rows: Sequence[Labelled],
+    categories: Sequence[Category],
+    confidences: Sequence[float] | None = None,
+) -> None:
     """Pairwise scores of grouping at several thresholds (questions, complaints, rumours;
-    then spam's own), given ``categories``."""
+    then spam's own), given ``categories`` (and the model's ``confidences`` in them)."""
     texts = [r.text for r in rows]
     truth = [r.group for r in rows]
     spam = [i for i, c in enumerate(categories) if c is Category.spam]
     print(f"{'threshold':>9}{'precision':>11}{'recall':>9}{'F1':>8}{'spam F1':>9}")
     for percent in range(6, 62, 2):
         threshold = percent / 100
-        found = service.group(texts, categories, threshold=threshold)
+        found = service.group(texts, categories, threshold=threshold, confidences=confidences)
         precision, recall, f1 = pairwise(truth, found)
         spam_found = service.group(
             [texts[i] for i in spam], [Category.spam] * len(spam), spam_threshold=threshold
@@ -167,9 +171,11 @@ def cross_validate(rows: Sequence[Labelled], folds: int = 5) -> int:
         print(f"{weight:>6.1f}{macro:>10.3f}{p:>13.3f}{r:>13.3f}")
     weighted = probabilities.copy()
     weighted[:, complaint] *= service.COMPLAINT_WEIGHT
-    predicted = [classes[int(i)] for i in np.argmax(weighted, axis=1)]
+    best = np.argmax(weighted, axis=1)
+    predicted = [classes[int(i)] for i in best]
+    confidences = [float(row[int(i)]) for i, row in zip(best, probabilities, strict=True)]
     print(f"\ngrouping with these categories (complaint weight {service.COMPLAINT_WEIGHT}):")
-    sweep(rows, predicted)
+    sweep(rows, predicted, confidences)
     return 0
 
 

@@ -48,6 +48,14 @@ SAME_QUESTION = 0.24
 # Spam is merged only when the same message is reposted (two scams of one kind are two posts):
 # a stricter similarity, chosen on the training set with --tune as well.
 SAME_REPOST = 0.4
+# Share of the character n-grams' similarity in ``similarities`` (the rest is the topic
+# terms'). Chosen with --cross-validate like SAME_QUESTION.
+CHARACTERS = 0.1
+# A category this probable is taken as sure: two posts sure of different categories are never
+# one group (a question beside the complaints about the same outage). Below it, the text
+# decides. Chosen with --cross-validate.
+SURE = 0.9
+_APART = 1e6
 # How much a missed complaint costs against a wrong one: a complaint left on the stage queue
 # waits past its SLA, a question sent to the desk is moved back in one click. Its probability
 # is weighted by this before the most likely category is taken. The largest weight that cost
@@ -553,36 +561,70 @@ def stems(text: str) -> str:
     return " ".join(term for word in topic_text(text).split() for term in _topic_terms(word))
 
 
+def similarities(texts: Sequence[str]) -> Any:
+    """Cosine similarity (0-1) of each pair of posts: TF-IDF of their topic terms (see
+    ``stems``), blended with ``CHARACTERS`` of their topic words' character 3-5-grams, which
+    meet where spelling differs ("remboursement"/"remboursé", "fibre"/"fiber") and the
+    lexicon does not reach."""
+    terms = TfidfVectorizer(sublinear_tf=True, analyzer=str.split).fit_transform(
+        [stems(t) for t in texts]
+    )
+    grams = TfidfVectorizer(analyzer="char_wb", ngram_range=(3, 5), sublinear_tf=True)
+    characters = grams.fit_transform([topic_text(t) for t in texts])
+    return (1.0 - CHARACTERS) * (terms @ terms.T).toarray() + CHARACTERS * (
+        characters @ characters.T
+    ).toarray()
+
+
+def _clusters(similarity: Any, threshold: float) -> list[int]:
+    # Average linkage: every member close to the group as a whole, not chained through one
+    # look-alike.
+    distance = np.clip(1.0 - similarity, 0.0, None)
+    labels = AgglomerativeClustering(
+        n_clusters=None,
+        metric="precomputed",
+        linkage="average",
+        distance_threshold=1.0 - threshold,
+    ).fit_predict(distance)
+    return [int(label) for label in labels]
+
+
 def group(
     texts: Sequence[str],
     categories: Sequence[Category],
     threshold: float = SAME_QUESTION,
     spam_threshold: float = SAME_REPOST,
+    confidences: Sequence[float] | None = None,
 ) -> list[str | None]:
-    """Duplicate groups among posts of the same grouped category: TF-IDF of their topic terms
-    (see ``stems``), clustered by average cosine similarity (every member close to the group
-    as a whole, not chained through one look-alike) down to ``threshold``, or
-    ``spam_threshold`` for spam. Ids are "g1", "g2"... in order of first post; a post like no
-    other has None."""
-    cluster_of: list[tuple[Category, int] | None] = [None] * len(texts)
-    for category in GROUPED:
-        members = [i for i, c in enumerate(categories) if c is category]
-        words = [stems(texts[i]) for i in members]
-        if sum(1 for w in words if w) < 2:
+    """Duplicate groups: posts whose ``similarities`` are on average at least ``threshold``
+    (``spam_threshold`` among spam, which is grouped apart). Questions, complaints and rumours
+    are clustered together, since the model mistakes one for another more often than two
+    posts on one topic differ in kind; two posts of different categories are still kept
+    apart when both categories are sure (``confidences`` above ``SURE``; without
+    ``confidences``, every category is sure). Ids are "g1", "g2"... in order of first post;
+    a post like no other has None."""
+    sure = [c > SURE for c in confidences] if confidences is not None else [True] * len(texts)
+    cluster_of: list[tuple[str, int] | None] = [None] * len(texts)
+    for family, limit in (("topic", threshold), ("spam", spam_threshold)):
+        members = [
+            i
+            for i, c in enumerate(categories)
+            if c in GROUPED and (c is Category.spam) == (family == "spam")
+        ]
+        topical = [bool(topic_text(texts[i])) for i in members]
+        if sum(topical) < 2:
             continue
-        vectors = TfidfVectorizer(sublinear_tf=True, analyzer=str.split).fit_transform(words)
-        distance = np.clip(1.0 - (vectors @ vectors.T).toarray(), 0.0, None)
-        labels = AgglomerativeClustering(
-            n_clusters=None,
-            metric="precomputed",
-            linkage="average",
-            distance_threshold=1.0 - (spam_threshold if category is Category.spam else threshold),
-        ).fit_predict(distance)
-        for i, label, w in zip(members, labels, words, strict=True):
-            if w:  # a post with no topic word (all stop words) is like no other
-                cluster_of[i] = (category, int(label))
+        similarity = similarities([texts[i] for i in members])
+        kinds = np.array([categories[i].value for i in members])
+        certain = np.array([sure[i] for i in members])
+        apart = (kinds[:, None] != kinds[None, :]) & certain[:, None] & certain[None, :]
+        # Far beyond any threshold, even averaged over two large clusters.
+        similarity[apart] = -_APART
+        for i, label, has_topic in zip(members, _clusters(similarity, limit), topical, strict=True):
+            if has_topic:  # a post with no topic word (all stop words) is like no other
+                cluster_of[i] = (family, label)
     sizes = Counter(c for c in cluster_of if c is not None)
-    names: dict[tuple[Category, int], str] = {}
+    names: dict[tuple[str, int], str] = {}
     out: list[str | None] = []
     for cluster in cluster_of:
         if cluster is None or sizes[cluster] < 2:
@@ -598,7 +640,7 @@ def triage(posts: Sequence[Post]) -> list[Verdict]:
     """Category, confidence, language and duplicate group of each post, in order."""
     texts = [p.text for p in posts]
     predicted = classifier().predict(texts)
-    groups = group(texts, [c for c, _ in predicted])
+    groups = group(texts, [c for c, _ in predicted], confidences=[p for _, p in predicted])
     return [
         Verdict(
             id=post.id,
