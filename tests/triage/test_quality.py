@@ -6,6 +6,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from rapidfuzz import fuzz
 
 from app.triage import service
 from app.triage.schemas import Category, Post
@@ -135,3 +136,16 @@ def test_triage_passes_its_confidences_to_grouping() -> None:
     assert verdicts[0].group is not None
     assert verdicts[0].group == verdicts[1].group
     assert verdicts[2].group is None
+
+
+def test_the_held_out_set_is_apart_from_training_and_evaluation() -> None:
+    def texts(path: Path) -> list[str]:
+        lines = path.read_text(encoding="utf-8").splitlines()
+        return [service.fold(json.loads(line)["text"]) for line in lines if line.strip()]
+
+    dev = texts(ROOT / "app" / "triage" / "data" / "dev.jsonl")
+    train = texts(ROOT / "app" / "triage" / "data" / "train.jsonl")
+    evaluation = texts(ROOT / "eval" / "triage.jsonl")
+    assert len(dev) >= 50
+    close = [(a, b) for a in dev for b in [*train, *evaluation] if fuzz.ratio(a, b) >= 90]
+    assert close == []
