@@ -63,7 +63,7 @@ _APART = 1e6
 # is weighted by this before the most likely category is taken. The largest weight that cost
 # the training set's cross-validated macro-F1 no more than 0.005 (python -m
 # app.triage.evaluate --cross-validate app/triage/data/train.jsonl).
-COMPLAINT_WEIGHT = 1.3
+COMPLAINT_WEIGHT = 1.2
 
 _URL = re.compile(r"https?://\S+|www\.\S+|\b[\w-]+\.(?:com|org|net|io|ly|fr|example)\S*", re.I)
 _MENTION = re.compile(r"@\w+")
