@@ -5,18 +5,25 @@
   evaluation set in eval/). Character n-grams carry French and English alike, typos and
   SMS spelling included; a few marks computed from the raw post (a link, a pile of hashtags,
   a question mark, money) are added as words, so the model weighs them with the rest. Trained
-  in well under a second; no pickled model to trust or to keep in step with scikit-learn.
+  in about a second; no pickled model to trust or to keep in step with scikit-learn. Its
+  probabilities are computed by hand from the fitted parts (``Classifier.probabilities``), a
+  tenth of a millisecond for one post.
 - **Language:** langid's model (in the py3langid wheel), restricted to the languages triage
   is trained in (French and English), on the text without links, mentions and hashtags.
-- **Duplicates:** posts of the same category whose topic words (stemmed, weighted by TF-IDF)
-  are close on average are grouped (agglomerative clustering, average linkage).
+- **Duplicates:** posts whose topic words are close on average are grouped (agglomerative
+  clustering, average linkage). A topic word found in the bilingual lexicon
+  (``data/lexicon.jsonl``: "agence", "branch" and "branches" are one concept) counts as its
+  concept, so the same question meets itself across French and English; any other word is
+  cut to five letters, and character n-grams catch the spellings in between. Questions,
+  complaints and rumours are clustered together unless the model is sure they differ in
+  kind; spam is grouped apart, only when reposted, at a stricter threshold.
 """
 
 import json
 import re
 import unicodedata
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from functools import cache
 from importlib import resources
@@ -36,10 +43,31 @@ from app.triage.schemas import Category, Post, Verdict
 LANGUAGES = ("fr", "en")
 # Categories whose posts are grouped when alike. Praise and chit-chat need no merged answer.
 GROUPED = frozenset({Category.question, Category.complaint, Category.rumour, Category.spam})
-# Average cosine similarity (0-1) of stemmed words within which posts are the same question.
-# Chosen on the training set (python -m app.triage.evaluate --tune app/triage/data/train.jsonl),
-# never on eval/.
-SAME_QUESTION = 0.18
+# Average cosine similarity (0-1) of topic terms within which posts are the same question.
+# Chosen on the training set, never on eval/: the best pairwise F1 with the categories the
+# model predicts for posts it was not trained on (python -m app.triage.evaluate
+# --cross-validate app/triage/data/train.jsonl), and on the plateau of the best with the true
+# categories (--tune). Checked on data/dev.jsonl, posts of shows neither the model nor the
+# lexicon has seen (python -m app.triage.evaluate app/triage/data/dev.jsonl): with the
+# categories the model predicts, every threshold from 0.20 to 0.28 scores 0.75-0.79 there.
+SAME_QUESTION = 0.24
+# Spam is merged only when the same message is reposted (two scams of one kind are two posts):
+# a stricter similarity, chosen on the training set with --tune as well.
+SAME_REPOST = 0.4
+# Share of the character n-grams' similarity in ``similarities`` (the rest is the topic
+# terms'). Chosen with --cross-validate like SAME_QUESTION.
+CHARACTERS = 0.1
+# A category this probable is taken as sure: two posts sure of different categories are never
+# one group (a question beside the complaints about the same outage). Below it, the text
+# decides. Chosen with --cross-validate.
+SURE = 0.9
+_APART = 1e6
+# How much a missed complaint costs against a wrong one: a complaint left on the stage queue
+# waits past its SLA, a question sent to the desk is moved back in one click. Its probability
+# is weighted by this before the most likely category is taken. The largest weight that cost
+# the training set's cross-validated macro-F1 no more than 0.005 (python -m
+# app.triage.evaluate --cross-validate app/triage/data/train.jsonl).
+COMPLAINT_WEIGHT = 1.2
 
 _URL = re.compile(r"https?://\S+|www\.\S+|\b[\w-]+\.(?:com|org|net|io|ly|fr|example)\S*", re.I)
 _MENTION = re.compile(r"@\w+")
@@ -225,6 +253,79 @@ _STOPWORDS = frozenset(
         "sa",
         "son",
         "ses",
+        # Words of every complaint and every rumour, whatever its topic: alike in two posts,
+        # they say nothing of whether the posts are duplicates.
+        "about",
+        "after",
+        "before",
+        "into",
+        "out",
+        "over",
+        "under",
+        "again",
+        "still",
+        "already",
+        "only",
+        "same",
+        "other",
+        "others",
+        "every",
+        "since",
+        "ago",
+        "time",
+        "times",
+        "get",
+        "got",
+        "going",
+        "says",
+        "said",
+        "heard",
+        "true",
+        "really",
+        "anyone",
+        "else",
+        "please",
+        "pls",
+        "one",
+        "two",
+        "encore",
+        "toujours",
+        "deja",
+        "depuis",
+        "apres",
+        "avant",
+        "fois",
+        "chaque",
+        "quel",
+        "quelle",
+        "quels",
+        "quelles",
+        "vrai",
+        "vraiment",
+        "parait",
+        "dit",
+        "dire",
+        "quelqu",
+        "meme",
+        "autre",
+        "autres",
+        "rien",
+        "aucun",
+        "aucune",
+        "ni",
+        "non",
+        "oui",
+        "va",
+        "vont",
+        "peut",
+        "peux",
+        "pouvez",
+        "faut",
+        "chez",
+        "pk",
+        "svp",
+        "stp",
+        "deux",
     ]
 )
 
@@ -285,7 +386,9 @@ class Classifier:
     """The category model: word 1-2-grams and character 2-5-grams, TF-IDF, one logistic
     regression; classes weighted by their rarity, so spam and rumours are not drowned out."""
 
-    def __init__(self, examples: Sequence[Example]) -> None:
+    def __init__(
+        self, examples: Sequence[Example], complaint_weight: float = COMPLAINT_WEIGHT
+    ) -> None:
         if len({e.category for e in examples}) < 2:
             raise ValueError("training needs examples of at least two categories")
         self._pipeline = Pipeline(
@@ -320,13 +423,63 @@ class Classifier:
             [features_text(e.text) for e in examples], [e.category.value for e in examples]
         )
         self._classes = [Category(c) for c in self._pipeline.classes_]
+        self._weights = np.array(
+            [complaint_weight if c is Category.complaint else 1.0 for c in self._classes]
+        )
+        # The fitted parts, read once for ``probabilities``: per vectorizer its analyzer,
+        # vocabulary, IDF and columns of the model's coefficients.
+        model: LogisticRegression = self._pipeline.named_steps["model"]
+        self._intercept = np.asarray(model.intercept_, dtype=np.float64)
+        self._parts: list[tuple[Callable[[str], list[str]], dict[str, int], Any, Any]] = []
+        offset = 0
+        for _, vectorizer in self._pipeline.named_steps["features"].transformer_list:
+            size = len(vectorizer.vocabulary_)
+            coef = np.ascontiguousarray(model.coef_[:, offset : offset + size].T)
+            self._parts.append(
+                (vectorizer.build_analyzer(), vectorizer.vocabulary_, vectorizer.idf_, coef)
+            )
+            offset += size
+
+    @property
+    def classes(self) -> list[Category]:
+        return list(self._classes)
+
+    def probabilities(self, texts: Sequence[str]) -> Any:
+        """The model's probability of each category (columns in ``classes`` order).
+
+        The same sums as the pipeline's ``predict_proba`` (sublinear TF x IDF, L2-normalised
+        per vectorizer, then the softmax of the linear model), done by hand over the n-grams
+        the post has: scikit-learn's input checks cost a post ten times the arithmetic, and a
+        live triages its posts one by one (tests/triage checks both agree)."""
+        logits = np.tile(self._intercept, (len(texts), 1))
+        for row, text in enumerate(texts):
+            body = features_text(text)
+            for analyzer, vocabulary, idf, coef in self._parts:
+                counts = Counter(
+                    index for gram in analyzer(body) if (index := vocabulary.get(gram)) is not None
+                )
+                if not counts:
+                    continue
+                columns = np.fromiter(counts.keys(), dtype=np.intp, count=len(counts))
+                tf = np.fromiter(counts.values(), dtype=np.float64, count=len(counts))
+                values = (np.log(tf) + 1.0) * idf[columns]
+                values /= np.sqrt(values @ values)
+                logits[row] += values @ coef[columns]
+        logits -= logits.max(axis=1, keepdims=True)
+        exp = np.exp(logits)
+        return exp / exp.sum(axis=1, keepdims=True)
+
+    def pipeline_probabilities(self, texts: Sequence[str]) -> Any:
+        """``probabilities`` by scikit-learn's own pipeline: the reference it must match."""
+        return self._pipeline.predict_proba([features_text(t) for t in texts])
 
     def predict(self, texts: Sequence[str]) -> list[tuple[Category, float]]:
-        """Each text's most likely category and its probability."""
+        """Each text's category (the most likely once complaints are weighted, see
+        ``COMPLAINT_WEIGHT``) and the model's probability of it."""
         if not texts:
             return []
-        probabilities: Any = self._pipeline.predict_proba([features_text(t) for t in texts])
-        best = np.argmax(probabilities, axis=1)
+        probabilities = self.probabilities(texts)
+        best = np.argmax(probabilities * self._weights, axis=1)
         return [
             (self._classes[int(i)], round(float(row[int(i)]), 3))
             for i, row in zip(best, probabilities, strict=True)
@@ -358,39 +511,126 @@ def language(text: str) -> str:
     return str(lang)
 
 
+@dataclass(frozen=True, slots=True)
+class Lexicon:
+    """Topic words of both languages mapped to shared concepts. A word ending in "*" is a
+    prefix ("fermetur*" covers "fermeture" and "fermetures"); matching is on folded words."""
+
+    exact: dict[str, tuple[str, ...]]
+    prefixes: tuple[tuple[str, str], ...]  # longest first
+
+    @classmethod
+    def from_lines(cls, lines: Iterable[str]) -> "Lexicon":
+        exact: dict[str, list[str]] = {}
+        prefixes: list[tuple[str, str]] = []
+        for line in lines:
+            if not line.strip():
+                continue
+            row = json.loads(line)
+            concept = str(row["concept"])
+            for word in row["words"]:
+                word = fold(str(word))
+                if word.endswith("*"):
+                    prefixes.append((word[:-1], concept))
+                else:
+                    exact.setdefault(word, []).append(concept)
+        prefixes.sort(key=lambda p: -len(p[0]))
+        return cls({w: tuple(c) for w, c in exact.items()}, tuple(prefixes))
+
+    def concepts(self, word: str) -> tuple[str, ...]:
+        found = list(self.exact.get(word, ()))
+        for prefix, concept in self.prefixes:
+            if word.startswith(prefix) and concept not in found:
+                found.append(concept)
+        return tuple(found)
+
+
+@cache
+def lexicon() -> Lexicon:
+    """The bundled bilingual lexicon of the topics audiences raise (see data/lexicon.jsonl)."""
+    data = resources.files("app.triage").joinpath("data/lexicon.jsonl")
+    return Lexicon.from_lines(data.read_text(encoding="utf-8").splitlines())
+
+
+@cache
+def _topic_terms(word: str) -> tuple[str, ...]:
+    # Cached per word: a live's vocabulary is small, and the prefix scan is the slow part.
+    concepts = lexicon().concepts(word)
+    return tuple(f"c:{c}" for c in concepts) if concepts else (word[:5],)
+
+
 def stems(text: str) -> str:
-    """Topic words cut to five letters: "fermeture", "fermez" and "fermer" meet, as do
-    "closing" and "closed"; crude, but the same in French and English, and no stemmer's
-    language needs guessing."""
-    return " ".join(word[:5] for word in topic_text(text).split())
+    """Topic terms of a post: a lexicon concept ("c:close" for "fermeture", "fermez",
+    "closing" or "closed") where the lexicon knows the word, else the word cut to five
+    letters; crude, but the same in French and English, and no stemmer's language needs
+    guessing."""
+    return " ".join(term for word in topic_text(text).split() for term in _topic_terms(word))
+
+
+def similarities(texts: Sequence[str]) -> Any:
+    """Cosine similarity (0-1) of each pair of posts: TF-IDF of their topic terms (see
+    ``stems``), blended with ``CHARACTERS`` of their topic words' character 3-5-grams, which
+    meet where spelling differs ("remboursement"/"remboursé", "fibre"/"fiber") and the
+    lexicon does not reach."""
+    terms = TfidfVectorizer(sublinear_tf=True, analyzer=str.split).fit_transform(
+        [stems(t) for t in texts]
+    )
+    grams = TfidfVectorizer(analyzer="char_wb", ngram_range=(3, 5), sublinear_tf=True)
+    characters = grams.fit_transform([topic_text(t) for t in texts])
+    return (1.0 - CHARACTERS) * (terms @ terms.T).toarray() + CHARACTERS * (
+        characters @ characters.T
+    ).toarray()
+
+
+def _clusters(similarity: Any, threshold: float) -> list[int]:
+    # Average linkage: every member close to the group as a whole, not chained through one
+    # look-alike.
+    distance = np.clip(1.0 - similarity, 0.0, None)
+    labels = AgglomerativeClustering(
+        n_clusters=None,
+        metric="precomputed",
+        linkage="average",
+        distance_threshold=1.0 - threshold,
+    ).fit_predict(distance)
+    return [int(label) for label in labels]
 
 
 def group(
-    texts: Sequence[str], categories: Sequence[Category], threshold: float = SAME_QUESTION
+    texts: Sequence[str],
+    categories: Sequence[Category],
+    threshold: float = SAME_QUESTION,
+    spam_threshold: float = SAME_REPOST,
+    confidences: Sequence[float] | None = None,
 ) -> list[str | None]:
-    """Duplicate groups among posts of the same grouped category: TF-IDF of their stems,
-    clustered by average cosine similarity (every member close to the group as a whole, not
-    chained through one look-alike) down to ``threshold``. Ids are "g1", "g2"... in order of
-    first post; a post like no other has None."""
-    cluster_of: list[tuple[Category, int] | None] = [None] * len(texts)
-    for category in GROUPED:
-        members = [i for i, c in enumerate(categories) if c is category]
-        words = [stems(texts[i]) for i in members]
-        if sum(1 for w in words if w) < 2:
+    """Duplicate groups: posts whose ``similarities`` are on average at least ``threshold``
+    (``spam_threshold`` among spam, which is grouped apart). Questions, complaints and rumours
+    are clustered together, since the model mistakes one for another more often than two
+    posts on one topic differ in kind; two posts of different categories are still kept
+    apart when both categories are sure (``confidences`` above ``SURE``; without
+    ``confidences``, every category is sure). Ids are "g1", "g2"... in order of first post;
+    a post like no other has None."""
+    sure = [c > SURE for c in confidences] if confidences is not None else [True] * len(texts)
+    cluster_of: list[tuple[str, int] | None] = [None] * len(texts)
+    for family, limit in (("topic", threshold), ("spam", spam_threshold)):
+        members = [
+            i
+            for i, c in enumerate(categories)
+            if c in GROUPED and (c is Category.spam) == (family == "spam")
+        ]
+        topical = [bool(topic_text(texts[i])) for i in members]
+        if sum(topical) < 2:
             continue
-        vectors = TfidfVectorizer(sublinear_tf=True).fit_transform(words)
-        distance = np.clip(1.0 - (vectors @ vectors.T).toarray(), 0.0, None)
-        labels = AgglomerativeClustering(
-            n_clusters=None,
-            metric="precomputed",
-            linkage="average",
-            distance_threshold=1.0 - threshold,
-        ).fit_predict(distance)
-        for i, label, w in zip(members, labels, words, strict=True):
-            if w:  # a post with no topic word (all stop words) is like no other
-                cluster_of[i] = (category, int(label))
+        similarity = similarities([texts[i] for i in members])
+        kinds = np.array([categories[i].value for i in members])
+        certain = np.array([sure[i] for i in members])
+        apart = (kinds[:, None] != kinds[None, :]) & certain[:, None] & certain[None, :]
+        # Far beyond any threshold, even averaged over two large clusters.
+        similarity[apart] = -_APART
+        for i, label, has_topic in zip(members, _clusters(similarity, limit), topical, strict=True):
+            if has_topic:  # a post with no topic word (all stop words) is like no other
+                cluster_of[i] = (family, label)
     sizes = Counter(c for c in cluster_of if c is not None)
-    names: dict[tuple[Category, int], str] = {}
+    names: dict[tuple[str, int], str] = {}
     out: list[str | None] = []
     for cluster in cluster_of:
         if cluster is None or sizes[cluster] < 2:
@@ -406,7 +646,7 @@ def triage(posts: Sequence[Post]) -> list[Verdict]:
     """Category, confidence, language and duplicate group of each post, in order."""
     texts = [p.text for p in posts]
     predicted = classifier().predict(texts)
-    groups = group(texts, [c for c, _ in predicted])
+    groups = group(texts, [c for c, _ in predicted], confidences=[p for _, p in predicted])
     return [
         Verdict(
             id=post.id,

@@ -1,0 +1,151 @@
+"""Triage's quality and speed work: the hand-computed probabilities, the bilingual lexicon,
+grouping across languages and categories, spam reposts, and the complaint weight."""
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+from rapidfuzz import fuzz
+
+from app.triage import service
+from app.triage.schemas import Category, Post
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def training_texts() -> list[str]:
+    lines = (ROOT / "app" / "triage" / "data" / "train.jsonl").read_text(encoding="utf-8")
+    return [json.loads(line)["text"] for line in lines.splitlines() if line.strip()]
+
+
+def test_hand_computed_probabilities_are_the_pipelines() -> None:
+    model = service.classifier()
+    texts = [
+        *training_texts()[:200],
+        "",
+        "   ",
+        "🙂🙂",
+        "https://x.example.com",
+        "@Someone #tag",
+        "Une question totalement inédite sur les xylophones quantiques ?",
+    ]
+    fast = model.probabilities(texts)
+    reference = model.pipeline_probabilities(texts)
+    assert fast.shape == reference.shape == (len(texts), len(model.classes))
+    assert np.allclose(fast, reference, atol=1e-9)
+    assert np.allclose(fast.sum(axis=1), 1.0)
+
+
+def test_lexicon_maps_both_languages_to_one_concept() -> None:
+    lexicon = service.Lexicon.from_lines(
+        [
+            '{"concept": "close", "words": ["closing", "closed", "fermetur*", "Fermé"]}',
+            "",
+            '{"concept": "branch", "words": ["branch*", "agence*"]}',
+        ]
+    )
+    assert lexicon.concepts("closing") == ("close",)
+    assert lexicon.concepts("fermetures") == ("close",)
+    assert lexicon.concepts("ferme") == ("close",)  # entries are folded like posts
+    assert lexicon.concepts("agences") == lexicon.concepts("branches") == ("branch",)
+    assert lexicon.concepts("close") == ()  # exact words are exact
+    bundled = service.lexicon()
+    assert bundled.concepts("remboursement") == bundled.concepts("refund") == ("refund",)
+    assert service.stems("Vous fermez des agences ?") == "c:close c:branch"
+
+
+def test_the_same_question_in_french_and_english_is_one_group() -> None:
+    texts = [
+        "Vous allez fermer combien d'agences cette année ?",
+        "How many branches are you closing this year?",
+        "Quels sont les frais pour un virement à l'étranger ?",
+        "How much is the monthly account package now?",
+    ]
+    groups = service.group(texts, [Category.question] * 4)
+    assert groups[0] is not None
+    assert groups[0] == groups[1]
+    assert groups[2] is None
+    assert groups[3] is None
+
+
+def test_spam_is_grouped_only_when_reposted() -> None:
+    texts = [
+        "FREE 10,000 coins 💰 no survey, just log in here coins-gift.example.net",
+        "FREE 10000 coins!! no survey just log in 👉 coins-gift.example.net",
+        "Earn 500€ a day from your sofa with crypto, DM me 💸 easy-money.example.org",
+        "Cheap followers, 5k in 24h, real accounts ➡️ followers.example.com",
+    ]
+    groups = service.group(texts, [Category.spam] * 4)
+    assert groups[0] is not None
+    assert groups[0] == groups[1]
+    assert groups[2] is None
+    assert groups[3] is None
+
+
+def test_sure_categories_keep_alike_posts_apart_unsure_ones_do_not() -> None:
+    texts = [
+        "The app outage since this morning: when will it be fixed?",
+        "App outage since this morning, I can't pay my rent, when is it fixed??",
+    ]
+    kinds = [Category.question, Category.complaint]
+    # Without confidences every category is sure: a question is not merged with a complaint.
+    assert service.group(texts, kinds) == [None, None]
+    assert service.group(texts, kinds, confidences=[0.95, 0.97]) == [None, None]
+    # The model hesitates on one of them: the text decides, and they are one group.
+    unsure = service.group(texts, kinds, confidences=[0.55, 0.97])
+    assert unsure[0] is not None
+    assert unsure[0] == unsure[1]
+    # Praise and chit-chat are never grouped, however alike.
+    assert service.group(texts, [Category.praise, Category.praise]) == [None, None]
+
+
+def test_the_complaint_weight_moves_only_hesitant_posts_to_complaints() -> None:
+    examples = service.load_examples(
+        (ROOT / "app" / "triage" / "data" / "train.jsonl").read_text().splitlines()
+    )
+    texts = training_texts()[:150]
+    plain = service.Classifier(examples, complaint_weight=1.0)
+    probabilities = plain.probabilities(texts)
+    assert [c for c, _ in plain.predict(texts)] == [
+        plain.classes[int(i)] for i in np.argmax(probabilities, axis=1)
+    ]
+    weighted = service.Classifier(examples, complaint_weight=1.3).predict(texts)
+    complaint = plain.classes.index(Category.complaint)
+    for (before, _), (after, confidence), row in zip(
+        plain.predict(texts), weighted, probabilities, strict=True
+    ):
+        if after is not before:
+            # Only towards complaints, and only where complaint was within 30% of the best.
+            assert after is Category.complaint
+            assert row[complaint] * 1.3 >= row.max()
+        # The confidence stays the model's own probability of the category given.
+        assert confidence == pytest.approx(row[plain.classes.index(after)], abs=1e-3)
+    everything = service.Classifier(examples, complaint_weight=1e9).predict(texts)
+    assert {c for c, _ in everything} == {Category.complaint}
+
+
+def test_triage_passes_its_confidences_to_grouping() -> None:
+    posts = [
+        Post(id="a", text="Pourquoi fermez-vous l'agence de Lyon Part-Dieu en mars ?"),
+        Post(id="b", text="Why are you closing the Lyon Part-Dieu branch in March?"),
+        Post(id="c", text="Merci pour ce live, très clair 👏"),
+    ]
+    verdicts = service.triage(posts)
+    assert [v.lang for v in verdicts] == ["fr", "en", "fr"]
+    assert verdicts[0].group is not None
+    assert verdicts[0].group == verdicts[1].group
+    assert verdicts[2].group is None
+
+
+def test_the_held_out_set_is_apart_from_training_and_evaluation() -> None:
+    def texts(path: Path) -> list[str]:
+        lines = path.read_text(encoding="utf-8").splitlines()
+        return [service.fold(json.loads(line)["text"]) for line in lines if line.strip()]
+
+    dev = texts(ROOT / "app" / "triage" / "data" / "dev.jsonl")
+    train = texts(ROOT / "app" / "triage" / "data" / "train.jsonl")
+    evaluation = texts(ROOT / "eval" / "triage.jsonl")
+    assert len(dev) >= 50
+    close = [(a, b) for a in dev for b in [*train, *evaluation] if fuzz.ratio(a, b) >= 90]
+    assert close == []
