@@ -1,6 +1,7 @@
 """Every domain's models in one import, so Alembic's autogenerate sees the whole schema."""
 
 from app.accounts.models import ApiToken, User, WebSession
+from app.complaints.models import CaseChange, ComplaintCase, DeskSettings
 from app.db import Base
 from app.events.models import LiveEvent, TeamMember
 from app.ingest.models import IngestSource, Post
@@ -14,7 +15,10 @@ __all__ = [
     "ApiToken",
     "Attempt",
     "Base",
+    "CaseChange",
+    "ComplaintCase",
     "Delivery",
+    "DeskSettings",
     "IngestSource",
     "Lease",
     "LiveEvent",
