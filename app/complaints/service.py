@@ -198,7 +198,7 @@ async def desk(session: AsyncSession, live_event: LiveEvent) -> DeskOut:
         .order_by(Question.id.desc())
         .limit(DESK_LIMIT)
     )
-    pairs = [(q, c) for q, c in rows.tuples()][::-1]
+    pairs = [(q, c) for q, c in rows][::-1]
     settings = await _settings_row(session, live_event.id)
     return DeskOut(
         seq=seq,
