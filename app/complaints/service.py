@@ -411,17 +411,26 @@ async def move_to_stage(
 _PLACEHOLDER = re.compile(r"\{[a-z_]+\}")
 
 
+# "{asker}" with what leads to it (", {asker}"), for an asker we know no name of.
+_ASKER_WITH_LEAD = re.compile(r"[ ,]*\{asker\}")
+
+
 def _asker(question: Question) -> str:
     if question.author_handle:
         return f"@{question.author_handle}"
-    return question.author_name or "there"
+    return question.author_name
 
 
 def fill_template(template: str, question: Question, signature: str) -> str:
     """The template with {asker} and {signature} filled in. Plain replacement, never
-    str.format: a template is operator text, and format would read attributes."""
-    text = template.replace("{asker}", _asker(question)).replace("{signature}", signature)
-    return text.strip()
+    str.format: a template is operator text, and format would read attributes. An anonymous
+    asker is simply not named ("Sorry about this, {asker}." becomes "Sorry about this.")."""
+    asker = _asker(question)
+    if asker:
+        text = template.replace("{asker}", asker)
+    else:
+        text = _ASKER_WITH_LEAD.sub("", template)
+    return text.replace("{signature}", signature).strip()
 
 
 async def check_followup(
