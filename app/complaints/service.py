@@ -426,10 +426,7 @@ def fill_template(template: str, question: Question, signature: str) -> str:
     str.format: a template is operator text, and format would read attributes. An anonymous
     asker is simply not named ("Sorry about this, {asker}." becomes "Sorry about this.")."""
     asker = _asker(question)
-    if asker:
-        text = template.replace("{asker}", asker)
-    else:
-        text = _ASKER_WITH_LEAD.sub("", template)
+    text = template.replace("{asker}", asker) if asker else _ASKER_WITH_LEAD.sub("", template)
     return text.replace("{signature}", signature).strip()
 
 

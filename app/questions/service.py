@@ -525,10 +525,10 @@ def keep_complaints_off_stage(
             category=category.value,
         )
     raise Conflict(
-            "this is a complaint: it is handled on the complaints desk, not on the stage. "
-            "Move it to the stage from the desk first.",
-            category=category.value,
-        )
+        "this is a complaint: it is handled on the complaints desk, not on the stage. "
+        "Move it to the stage from the desk first.",
+        category=category.value,
+    )
 
 
 async def _move(
