@@ -65,6 +65,10 @@ async def test_a_complaint_never_reaches_the_stage_unless_moved(
     assert "complaints desk" in undo.json()["error"]["message"]
     assert await stage_ids(http, spokesperson, "approved") == []
 
+    # The desk is the moderators': the spokesperson sees neither it nor its export.
+    for path in ("complaints", "complaints.csv"):
+        forbidden = await http.get(f"/api/v1/events/ask-test/{path}", headers=spokesperson.headers)
+        assert forbidden.status_code == 403
     # The desk lists both, open.
     desk = (await http.get("/api/v1/events/ask-test/complaints", headers=moderator.headers)).json()
     assert [(c["question_id"], c["status"]) for c in desk["cases"]] == [
@@ -259,3 +263,61 @@ async def test_csv_for_customer_service_neutralises_formulas(
     # Moderators only: the audience and unauthenticated clients get nothing.
     anonymous = await http.get("/api/v1/events/ask-test/complaints.csv")
     assert anonymous.status_code == 401
+
+
+def apply_to_desk(
+    state: dict[int, dict[str, Any]], messages: list[dict[str, Any]]
+) -> dict[int, dict[str, Any]]:
+    """What desk.js does with the moderation channel's updates, for cases it knows."""
+    state = {qid: dict(case) for qid, case in state.items()}
+    for message in messages:
+        if message["type"] == "case":
+            state[message["case"]["question_id"]] = message["case"]
+        elif message["type"] == "question" and message["question"]["id"] in state:
+            question = message["question"]
+            state[question["id"]].update(text=question["text"], question_status=question["status"])
+    return state
+
+
+async def test_a_stale_desk_plus_its_updates_equals_a_fresh_read(
+    http: httpx.AsyncClient,
+    live_server: LiveServer,
+    live_event: dict[str, Any],
+    moderator: Actor,
+) -> None:
+    first = await complaint(http, moderator, "Charged twice for one coffee")
+    second = await complaint(http, moderator, "The app logs me out every minute")
+    await http.patch(f"{C}/{second}", json={"notes": "seen"}, headers=moderator.headers)
+
+    async def read() -> tuple[int, dict[int, dict[str, Any]]]:
+        body = (
+            await http.get("/api/v1/events/ask-test/complaints", headers=moderator.headers)
+        ).json()
+        return body["seq"], {case["question_id"]: case for case in body["cases"]}
+
+    seq, stale = await read()
+    url = f"{live_server.ws_url}/ws/events/ask-test/moderation?after={seq}"
+    async with Channel(url, moderator.token) as desk:
+        steps = [
+            ("PATCH", f"{C}/{first}", {"assignee": "mo", "status": "in_progress"}),
+            ("PATCH", f"{Q}/{first}", {"text": "Charged twice for one coffee (card ending 42)"}),
+            (
+                "POST",
+                f"{C}/{first}/followup",
+                {"text": "Sorry! Your reference by DM?", "via": "copied"},
+            ),
+            ("POST", f"{C}/{second}/move-to-stage", None),
+            ("POST", f"{Q}/{second}/approve", None),
+            ("PATCH", "/api/v1/events/ask-test/desk-settings", {"signature": "^MO"}),
+        ]
+        for method, path, body in steps:
+            response = await http.request(method, path, json=body, headers=moderator.headers)
+            assert response.status_code == 200, (path, response.text)
+        fresh_seq, fresh = await read()
+        messages = await desk.updates_until(fresh_seq)
+    assert {m["type"] for m in messages} == {"case", "question", "desk.settings"}
+    assert apply_to_desk(stale, messages) == fresh
+    # Replaying the updates twice changes nothing: they carry whole objects.
+    assert apply_to_desk(apply_to_desk(stale, messages), messages) == fresh
+    assert fresh[second]["question_status"] == "approved"
+    assert fresh[first]["text"] == "Charged twice for one coffee (card ending 42)"
