@@ -3,6 +3,7 @@ as an X reply through the outbox (tweepy against the fake X API) where X allows 
 hand where it does not, and never shown as the question's answer."""
 
 import itertools
+import json
 
 import pytest
 from sqlalchemy import select
@@ -22,6 +23,7 @@ from app.ingest.xpayload import parse_stream_message
 from app.questions import service as questions
 from app.questions.models import Category, Question
 from app.questions.schemas import QuestionEdit
+from app.realtime.models import Update
 from tests.x.conftest import ACCOUNT, BASE_ID, Sandbox, message
 from tests.x.test_publishing import drain, worker_for
 
@@ -104,6 +106,15 @@ async def test_followup_is_an_x_reply_where_x_allows_it(
     assert followup.deliveries[0].url.endswith(reply["id"])
     # A private follow-up, not the question's answer: no screen shows it as one.
     assert question.answer is None
+    # The worker told the desks how the reply went (the moderation channel only).
+    async with maker() as session:
+        last = await session.scalar(
+            select(Update).where(Update.kind == "case").order_by(Update.seq.desc()).limit(1)
+        )
+    assert last is not None
+    assert (last.presenter, last.public) == (None, None)
+    shown = json.loads(last.moderation)["case"]["followups"][0]["deliveries"]
+    assert [d["status"] for d in shown] == ["published"]
 
 
 async def test_followup_is_copied_where_x_forbids_a_reply(
