@@ -30,6 +30,8 @@ class CaseOut(BaseModel):
     source: str
     lang: str
     question_status: str
+    # The question is a complaint (false once moved to the stage, until re-categorised).
+    on_desk: bool
     received_at: datetime
     status: CaseStatus
     assignee: str | None

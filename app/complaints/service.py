@@ -154,6 +154,7 @@ async def _views(
                 source=question.source,
                 lang=question.lang,
                 question_status=question.status.value,
+                on_desk=question.category == Category.complaint,
                 received_at=question.created_at,
                 status=status,
                 assignee=names.get(case.assignee_id) if case and case.assignee_id else None,
@@ -256,7 +257,7 @@ async def _case_of(session: AsyncSession, question_id: int) -> ComplaintCase | N
 
 
 async def _case_for_change(
-    session: AsyncSession, question_id: int, version: int | None
+    session: AsyncSession, question_id: int, version: int | None, actor: User
 ) -> tuple[Question, ComplaintCase]:
     """The question and its case (created at its first handling), under the LiveEvent's lock.
 
@@ -280,6 +281,12 @@ async def _case_for_change(
         )
         session.add(case)
         await session.flush()
+    if case.moved_to_stage_at is not None and question.category == Category.complaint:
+        # Moved to the stage, then categorised a complaint again: back on the desk, reopened.
+        _record(session, case, actor, "back_to_desk", "question", "complaint")
+        _set_status(session, case, CaseStatus.open, actor)
+        case.moved_to_stage_at = None
+        case.resolution = ""
     if case.moved_to_stage_at is not None:
         raise Conflict(
             f"complaint {question_id} was moved to the stage: its case is closed "
@@ -359,7 +366,7 @@ async def edit_case(
     fields = data.model_dump(exclude_unset=True, exclude={"version"})
     if not fields:
         raise Conflict("nothing to change: give status, assignee or notes")
-    question, case = await _case_for_change(session, question_id, data.version)
+    question, case = await _case_for_change(session, question_id, data.version, actor)
     if "assignee" in fields:
         before = ""
         if case.assignee_id is not None:
@@ -388,7 +395,7 @@ async def move_to_stage(
 ) -> CaseOut:
     """The complaint becomes a question for the spokesperson (moderators approve it as any
     other); its case closes, saying so. The only way a complaint reaches the stage."""
-    question, case = await _case_for_change(session, question_id, version)
+    question, case = await _case_for_change(session, question_id, version, actor)
     if question.category == Category.complaint:
         # Straight to the column, not through questions.edit: this is no correction of the
         # category (what triage learns from), the complaint was handled and now goes on stage.
@@ -518,7 +525,7 @@ async def send_followup(
     Hard problems block it unless ``override``, and an override is kept in the case's trail.
     The first follow-up is the case's first response; the case then waits for the customer.
     """
-    question, case = await _case_for_change(session, question_id, data.version)
+    question, case = await _case_for_change(session, question_id, data.version, actor)
     live_event = await live_event_of(session, question)
     if data.via == "x_reply":
         blocked = _reply_blocked(question, x_enabled)

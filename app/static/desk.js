@@ -169,7 +169,9 @@ function update(card, c) {
   if (document.activeElement !== parts.notes) parts.notes.value = c.notes;
   parts.followups.replaceChildren(...c.followups.map(followupLine));
   parts.resolution.textContent = c.resolution;
-  const closed = Boolean(c.moved_to_stage_at);
+  // Moved to the stage: closed, unless someone made it a complaint again (then any change
+  // reopens it on the server).
+  const closed = Boolean(c.moved_to_stage_at) && !c.on_desk;
   for (const control of [parts.status, parts.assignee]) control.querySelector("select").disabled = closed;
   parts.actions.hidden = closed;
   tick(card, c);
@@ -222,7 +224,7 @@ function onQuestion(q) {
     cases.set(q.id, {
       question_id: q.id, live_event_id: q.live_event_id, case_id: null, text: q.text,
       author_name: q.author_name, author_handle: q.author_handle, source: q.source, lang: q.lang,
-      question_status: q.status, received_at: q.created_at, status: "open", assignee: null, notes: "",
+      question_status: q.status, on_desk: true, received_at: q.created_at, status: "open", assignee: null, notes: "",
       due_at: null, overdue: false, first_response_at: null, resolved_at: null, moved_to_stage_at: null,
       resolution: "", can_reply: false, followups: [], version: 0,
     });
@@ -230,7 +232,7 @@ function onQuestion(q) {
     render();
   } else if (known) {
     if (q.category !== "complaint" && known.case_id === null) cases.delete(q.id); // re-categorised
-    else cases.set(q.id, { ...known, text: q.text, question_status: q.status });
+    else cases.set(q.id, { ...known, text: q.text, question_status: q.status, on_desk: q.category === "complaint" });
     render();
   }
 }

@@ -321,3 +321,27 @@ async def test_a_stale_desk_plus_its_updates_equals_a_fresh_read(
     assert apply_to_desk(apply_to_desk(stale, messages), messages) == fresh
     assert fresh[second]["question_status"] == "approved"
     assert fresh[first]["text"] == "Charged twice for one coffee (card ending 42)"
+
+
+async def test_a_moved_complaint_made_a_complaint_again_is_back_on_the_desk(
+    http: httpx.AsyncClient, live_event: dict[str, Any], moderator: Actor
+) -> None:
+    qid = await complaint(http, moderator, "Lost my savings interest this month")
+    moved = (await http.post(f"{C}/{qid}/move-to-stage", headers=moderator.headers)).json()
+    assert not moved["on_desk"]
+    again = await http.patch(
+        f"{Q}/{qid}", json={"category": "complaint"}, headers=moderator.headers
+    )
+    assert again.status_code == 200
+    assert (await http.post(f"{Q}/{qid}/approve", headers=moderator.headers)).status_code == 409
+    reopened = await http.patch(
+        f"{C}/{qid}", json={"status": "in_progress"}, headers=moderator.headers
+    )
+    assert reopened.status_code == 200, reopened.text
+    case = reopened.json()
+    assert (case["on_desk"], case["moved_to_stage_at"], case["status"]) == (
+        True,
+        None,
+        "in_progress",
+    )
+    assert case["resolved_at"] is None
