@@ -12,9 +12,9 @@ from app.complaints.schemas import (
     DeskOut,
     DeskSettingsIn,
     DeskSettingsOut,
+    FollowupCheck,
     FollowupCheckIn,
     FollowupIn,
-    FollowupProblem,
     FollowupProposal,
 )
 from app.db import IdPath, SessionDep
@@ -107,13 +107,12 @@ async def propose_followup(
 
 @router.post("/complaints/{question_id}/followup/check")
 async def check_followup(
-    question_id: IdPath, data: FollowupCheckIn, session: SessionDep, _: Moderator
-) -> list[FollowupProblem]:
-    """What is wrong with this follow-up text (the desk checks as the moderator types)."""
+    question_id: IdPath, data: FollowupCheckIn, request: Request, session: SessionDep, _: Moderator
+) -> FollowupCheck:
+    """What is wrong with this follow-up text, and its price as an X reply (the desk checks as
+    the moderator types)."""
     question = await questions.get(session, question_id)
-    network = service.X_NETWORK if service.reply_possible(question) else service.COPY_NETWORK
-    live_event = await service.live_event_of(session, question)
-    return await service.check_followup(session, live_event, data.text, network)
+    return await service.check_for(session, question, data.text, _x_enabled(request))
 
 
 @router.post("/complaints/{question_id}/followup")

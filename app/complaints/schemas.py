@@ -4,6 +4,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from app.complaints.models import CaseStatus
 from app.fields import never_null, reject_null
+from app.publishing.spend import AnswerSpend
 from app.questions.schemas import DeliveryOut
 
 
@@ -91,14 +92,21 @@ class FollowupProblem(BaseModel):
     hard: bool
 
 
-class FollowupProposal(BaseModel):
+class FollowupCheck(BaseModel):
+    """What is wrong with a follow-up, and what it would cost as an X reply (None when it
+    cannot be one): a URL makes a post cost many times more (X_API.md)."""
+
+    problems: list[FollowupProblem]
+    spend: AnswerSpend | None
+
+
+class FollowupProposal(FollowupCheck):
     """What the desk proposes: the template filled in for this asker, and how it can go."""
 
     text: str
     can_reply: bool
     # Why an X reply is not possible, when it is not: the moderator copies the text instead.
     reply_blocked_because: str
-    problems: list[FollowupProblem]
 
 
 class FollowupCheckIn(BaseModel):

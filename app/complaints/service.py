@@ -25,6 +25,7 @@ from app.complaints.schemas import (
     DeskOut,
     DeskSettingsIn,
     DeskSettingsOut,
+    FollowupCheck,
     FollowupIn,
     FollowupOut,
     FollowupProblem,
@@ -35,6 +36,7 @@ from app.errors import Conflict, NotFound
 from app.events.models import LiveEvent, TeamMember
 from app.publishing.models import Delivery
 from app.publishing.service import X_TARGET
+from app.publishing.spend import answer_spend
 from app.publishing.threads import X_MAX_WEIGHTED, split_into_posts, weighted_length
 from app.questions import service as questions
 from app.questions.models import Answer, Category, Question
@@ -507,13 +509,27 @@ async def propose_followup(
     settings = await _settings_row(session, live_event.id)
     text = fill_template(settings.followup_template, question, settings.signature)
     blocked = _reply_blocked(question, x_enabled)
-    network = COPY_NETWORK if blocked else X_NETWORK
+    checked = await check_for(session, question, text, x_enabled)
     return FollowupProposal(
         text=text,
         can_reply=not blocked,
         reply_blocked_because=blocked,
-        problems=await check_followup(session, live_event, text, network),
+        problems=checked.problems,
+        spend=checked.spend,
     )
+
+
+async def check_for(
+    session: AsyncSession, question: Question, text: str, x_enabled: bool
+) -> FollowupCheck:
+    """``check_followup`` for this asker's network, with the X reply's estimated price."""
+    live_event = await live_event_of(session, question)
+    can_reply = not _reply_blocked(question, x_enabled)
+    network = X_NETWORK if can_reply else COPY_NETWORK
+    problems = await check_followup(session, live_event, text, network)
+    parts = split_into_posts(text) if can_reply and text.strip() else []
+    spend = answer_spend(parts, reply_to_summoner=True) if parts else None
+    return FollowupCheck(problems=problems, spend=spend)
 
 
 async def send_followup(

@@ -74,6 +74,13 @@ async function moveToStage(c) {
   } catch (error) { say(error.message, "error"); }
 }
 
+// X's price of the reply: a URL makes a post cost many times more.
+function spendText(spend) {
+  if (!spend) return "";
+  const urls = spend.url_posts ? ` (${spend.url_posts} with a URL)` : "";
+  return `As an X reply: ${spend.posts.length} post${spend.posts.length > 1 ? "s" : ""}${urls}, about $${Number(spend.usd).toFixed(3)}.`;
+}
+
 function problemList(problems) {
   return problems.map((p) => el("li", { class: p.hard ? "hard" : "", text: `${p.hard ? "Blocks: " : "Warning: "}${p.message}` }));
 }
@@ -85,6 +92,7 @@ async function openFollowup(c, box) {
   const id = `followup-${c.question_id}`;
   const text = el("textarea", { id, rows: 3, value: proposal.text });
   const problems = el("ul", { class: "problems", "aria-live": "polite" }, ...problemList(proposal.problems));
+  const price = el("p", { class: "muted", text: spendText(proposal.spend) });
   let hard = proposal.problems.some((p) => p.hard);
   const override = el("button", { type: "button", class: "secondary", text: "Send anyway (override, recorded)", hidden: !hard });
   let timer = null;
@@ -93,8 +101,9 @@ async function openFollowup(c, box) {
     timer = setTimeout(async () => {
       try {
         const found = await api(`/api/v1/complaints/${c.question_id}/followup/check`, { method: "POST", body: { text: text.value } });
-        problems.replaceChildren(...problemList(found));
-        hard = found.some((p) => p.hard);
+        problems.replaceChildren(...problemList(found.problems));
+        price.textContent = spendText(found.spend);
+        hard = found.problems.some((p) => p.hard);
         override.hidden = !hard;
       } catch { /* the send says it too */ }
     }, 200);
@@ -112,7 +121,7 @@ async function openFollowup(c, box) {
   const canReply = proposal.can_reply;
   override.onclick = () => send(canReply ? "x_reply" : "copied", true);
   box.replaceChildren(
-    el("label", { htmlFor: id, text: `Follow-up to ${asker(c)}` }), text, problems,
+    el("label", { htmlFor: id, text: `Follow-up to ${asker(c)}` }), text, problems, canReply ? price : null,
     canReply ? null : el("p", { class: "muted", text: `No X reply: ${proposal.reply_blocked_because}.` }),
     el("div", { class: "actions" },
       canReply ? el("button", { type: "button", class: "primary", text: "Send as X reply", onclick: () => send("x_reply") }) : null,

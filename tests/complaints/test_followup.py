@@ -20,6 +20,7 @@ from app.events import service as events
 from app.events.schemas import LiveEventCreate
 from app.ingest.service import ingest_posts
 from app.ingest.xpayload import parse_stream_message
+from app.publishing.spend import PRICE_SUMMONED_REPLY
 from app.questions import service as questions
 from app.questions.models import Category, Question
 from app.questions.schemas import QuestionEdit
@@ -88,6 +89,16 @@ async def test_followup_is_an_x_reply_where_x_allows_it(
     )
     assert proposal.can_reply
     assert proposal.problems == []
+    # What it costs: one summoned reply; a URL would make it a post with a URL, priced as such.
+    assert proposal.spend is not None
+    assert (len(proposal.spend.posts), proposal.spend.usd) == (1, PRICE_SUMMONED_REPLY)
+    async with maker() as session:
+        row = await questions.get(session, question_id)
+        linked = await complaints.check_for(
+            session, row, "Sorry! Details: https://help.aurora-bank.com ^MO", x_enabled=True
+        )
+    assert linked.spend is not None
+    assert linked.spend.url_posts == 1
 
     await send(maker, question_id, proposal.text, "x_reply")
     await drain(worker_for(maker, sandbox), maker)
