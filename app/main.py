@@ -12,6 +12,7 @@ from fastapi.staticfiles import StaticFiles
 
 from app.accounts.router import router as accounts_router
 from app.charter.router import router as charter_router
+from app.complaints.router import router as complaints_router
 from app.config import Settings, get_settings
 from app.db import Notifier, make_engine, make_sessionmaker
 from app.errors import install_error_handlers
@@ -30,6 +31,7 @@ from app.realtime.hub import Hub
 from app.realtime.router import router as realtime_router
 from app.security import BodyLimit, LoginLimits, SecurityHeaders, SlidingWindow
 from app.serving import SERVE_SOURCES_ENV
+from app.web.desk import router as desk_router
 from app.web.router import router as web_router
 
 BackgroundJob = Callable[[FastAPI], Coroutine[Any, Any, None]]
@@ -121,9 +123,11 @@ def create_app(
         events_router,
         questions_router,
         charter_router,
+        complaints_router,
         ingest_router,
         realtime_router,
         web_router,
+        desk_router,
         ops_router,
     ):
         app.include_router(router)

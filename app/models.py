@@ -2,6 +2,7 @@
 
 from app.accounts.models import ApiToken, User, WebSession
 from app.charter.models import Charter, CharterOverride
+from app.complaints.models import CaseChange, ComplaintCase, DeskSettings
 from app.db import Base
 from app.events.models import LiveEvent, TeamMember
 from app.ingest.models import IngestSource, Post
@@ -15,9 +16,12 @@ __all__ = [
     "ApiToken",
     "Attempt",
     "Base",
+    "CaseChange",
     "Charter",
     "CharterOverride",
+    "ComplaintCase",
     "Delivery",
+    "DeskSettings",
     "IngestSource",
     "Lease",
     "LiveEvent",

@@ -23,6 +23,7 @@ import tweepy
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from app.complaints import service as complaints
 from app.db import Notifier, unit_of_work, utcnow
 from app.events.models import LiveEvent
 from app.ingest.sources.x_common import Backoff
@@ -288,6 +289,8 @@ class PublishingWorker:
             question = await session.get(Question, answer.question_id)
             if question is not None:
                 await emit_question(session, question)
+            # A complaint's follow-up: the desk shows how its reply went.
+            await complaints.emit_case_of_answer(session, answer)
 
     @staticmethod
     def _conversation(question: Question, reply_to: str) -> str:

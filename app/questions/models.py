@@ -1,7 +1,7 @@
 import enum
 from datetime import datetime
 
-from sqlalchemy import Boolean, Enum, Float, ForeignKey, Integer, String, Text
+from sqlalchemy import Boolean, Enum, Float, ForeignKey, Integer, String, Text, false
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.db import Base, UTCDateTime, utcnow
@@ -104,5 +104,8 @@ class Answer(Base):
     author_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
     author_name: Mapped[str] = mapped_column(String(120), default="")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # A private follow-up to the asker (the complaints desk's "send us your reference"): it
+    # goes out through the same outbox, but is never shown as the question's answer.
+    private: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
     question: Mapped[Question] = relationship(lazy="raise")

@@ -16,7 +16,7 @@ from app.errors import Conflict, Invalid, NotFound
 from app.events.models import LiveEvent, LiveEventState
 from app.publishing import service as publishing
 from app.publishing.models import Delivery, XMode
-from app.questions.models import Answer, Origin, Question, Transition
+from app.questions.models import Answer, Category, Origin, Question, Transition
 from app.questions.schemas import (
     AnswerOut,
     AskerOut,
@@ -53,7 +53,9 @@ async def _answers_for(session: AsyncSession, question_ids: Sequence[int]) -> di
         return {}
     answers = (
         await session.scalars(
-            select(Answer).where(Answer.question_id.in_(question_ids)).order_by(Answer.id)
+            select(Answer)
+            .where(Answer.question_id.in_(question_ids), Answer.private.is_(False))
+            .order_by(Answer.id)
         )
     ).all()
     latest = {a.question_id: a for a in answers}
@@ -543,6 +545,34 @@ async def _flush_or_conflict(session: AsyncSession, question: Question) -> None:
         raise Conflict(f"question {question_id} was changed by someone else; reload") from exc
 
 
+# Where the spokesperson takes questions from.
+STAGE = frozenset({Status.approved, Status.on_air})
+
+
+def keep_complaints_off_stage(
+    category: Category | None, status: Status, *, recategorising: bool = False
+) -> None:
+    """Refuse a complaint on the stage: it belongs to the complaints desk until the desk moves
+    it to the stage (complaints.service.move_to_stage, which makes it a question).
+
+    The one guard of every path there: each status change goes through ``_move`` and each
+    category change through ``edit``, and both call this with what the question would become.
+    """
+    if category != Category.complaint or status not in STAGE:
+        return
+    if recategorising:
+        raise Conflict(
+            f"question is {status.value}: a question on the stage cannot become a complaint. "
+            "Take it off the stage (reject or undo) first.",
+            category=category.value,
+        )
+    raise Conflict(
+        "this is a complaint: it is handled on the complaints desk, not on the stage. "
+        "Move it to the stage from the desk first.",
+        category=category.value,
+    )
+
+
 async def _move(
     session: AsyncSession,
     question: Question,
@@ -551,6 +581,7 @@ async def _move(
     actor: User | None,
     merged_into_id: int | None = None,
 ) -> Status:
+    keep_complaints_off_stage(question.category, to)
     before = question.status
     question.status = to
     question.status_changed_at = utcnow()
@@ -600,6 +631,8 @@ async def act(
         to = next_status(action, question.status)
     except IllegalTransition as exc:
         raise Conflict(str(exc), current=question.status.value) from exc
+    # Before the question on air is sent back to the queue for this one.
+    keep_complaints_off_stage(question.category, to)
     if action == Action.on_air:
         current = await session.scalar(
             select(Question).where(
@@ -671,6 +704,8 @@ async def edit(
     fields: dict[str, Any] = data.model_dump(exclude_unset=True, exclude={"version"})
     if not fields:
         raise Conflict("nothing to change: give text, note, category or queue_position")
+    if "category" in fields:
+        keep_complaints_off_stage(fields["category"], question.status, recategorising=True)
     for name, value in fields.items():
         setattr(question, name, value)
     await _flush_or_conflict(session, question)

@@ -12,7 +12,9 @@ let counts = initial.counts;
 // questions costs what 200 cost.
 const PAGE = 200;
 const LISTS = {
-  pending: { statuses: ["pending"], order: "oldest", limit: PAGE },
+  pending: { statuses: ["pending"], order: "oldest", limit: PAGE, stage: true },
+  // Complaints wait for the complaints desk, never in the stage's lists (issue 7).
+  complaints: { statuses: ["pending"], order: "oldest", limit: 50, complaints: true },
   approved: { statuses: ["approved"], order: "queue", limit: PAGE },
   on_air: { statuses: ["on_air"], order: "oldest", limit: PAGE },
   answered: { statuses: ["answered"], order: "newest", limit: 50 },
@@ -48,7 +50,8 @@ function matches(q) {
 
 function itemsOf(name) {
   const spec = LISTS[name];
-  const items = [...questions.values()].filter((q) => spec.statuses.includes(q.status) && matches(q));
+  const items = [...questions.values()].filter((q) => spec.statuses.includes(q.status) && matches(q)
+    && (spec.complaints ? q.category === "complaint" : !(spec.stage && q.category === "complaint")));
   if (spec.order === "queue") items.sort((a, b) => a.queue_position - b.queue_position || a.id - b.id);
   else if (spec.order === "newest") items.sort((a, b) => b.status_changed_at.localeCompare(a.status_changed_at) || b.id - a.id);
   else items.sort((a, b) => a.id - b.id);
@@ -63,7 +66,11 @@ function button(label, key, handler, secondary = false) {
 function actionsFor(q) {
   const b = [];
   const act = (action) => () => run(q.id, action);
-  if (q.status === "pending") b.push(button("Approve", "a", act("approve")), button("Reject", "r", act("reject")));
+  if (q.category === "complaint" && q.status === "pending") {
+    // Only the desk puts a complaint on the stage ("move to stage"): the server refuses the rest.
+    b.push(el("a", { class: "button", href: `/desk/${slug}#case-${q.id}`, text: "Open on the desk" }),
+      button("Reject", "r", act("reject")));
+  } else if (q.status === "pending") b.push(button("Approve", "a", act("approve")), button("Reject", "r", act("reject")));
   if (q.status === "approved") b.push(button("On air", "o", act("on-air")), button("Reject", "r", act("reject")));
   if (q.status === "on_air" || q.status === "approved") b.push(button("Answered", "m", act("mark-answered"), q.status !== "on_air"));
   // The rest shows on the selected card (or under the pointer), to keep a long list calm.
@@ -230,7 +237,8 @@ function draw() {
     const list = document.getElementById(`list-${name}`);
     const shown = items.slice(0, spec.limit);
     const children = shown.map((q) => card(q, name));
-    const total = name === "pending" && !anyFilter() ? Math.max(counts.status.pending || 0, items.length) : items.length;
+    const total = name === "pending" && !anyFilter()
+      ? Math.max((counts.status.pending || 0) - itemsOf("complaints").length, items.length) : items.length;
     if (total > shown.length) {
       children.push(el("li", { class: "more" }, button(`Show more (${total - shown.length} not shown)`, "", () => more(name))));
     }

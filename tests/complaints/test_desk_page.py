@@ -1,0 +1,85 @@
+"""The desk page in real Chromium: a complaint arrives live, is assigned, followed up and
+resolved, and every desk and the console show it where it belongs."""
+
+from typing import Any
+
+import httpx
+import pytest
+from playwright.async_api import Browser, expect
+
+from tests.conftest import Actor, LiveServer, ask
+from tests.web.browser import logged_in
+from tests.web.test_accessibility import violations
+
+pytestmark = pytest.mark.browser
+
+
+async def test_a_complaint_arrives_live_and_is_resolved_on_the_desk(
+    browser: Browser,
+    live_server: LiveServer,
+    http: httpx.AsyncClient,
+    live_event: dict[str, Any],
+    moderator: Actor,
+    moderator2: Actor,
+) -> None:
+    desk = await logged_in(browser, live_server.url, "mo", "/desk/ask-test")
+    other = await logged_in(browser, live_server.url, "max", "/desk/ask-test")
+    console = await logged_in(browser, live_server.url, "max", "/moderate/ask-test")
+    await expect(desk.locator("#conn")).to_have_text("● live")
+    await expect(other.locator("#conn")).to_have_text("● live")
+    await expect(desk.locator("#cases-open li")).to_have_count(0)
+
+    # A moderator in the console categorises a question as a complaint: it reaches the desk.
+    question = await ask(http, "Mon virement a disparu depuis lundi")
+    await ask(http, "When is the next product launch?")
+    await http.patch(
+        f"/api/v1/questions/{question['id']}",
+        json={"category": "complaint"},
+        headers=moderator2.headers,
+    )
+    card = desk.locator(f"#case-{question['id']}")
+    await expect(card).to_be_visible()
+    await expect(card.locator(".text")).to_have_text("Mon virement a disparu depuis lundi")
+    await expect(card.locator(".sla")).to_contain_text("SLA: due in 29:")
+    await expect(desk.locator("#arrivals")).to_have_text(
+        "New complaint from Anonymous: Mon virement a disparu depuis lundi"
+    )
+    # The console keeps it out of the stage's incoming list, in its own place.
+    await expect(console.locator("#list-complaints li.q")).to_have_count(1)
+    await expect(console.locator("#list-pending li.q")).to_have_count(1)
+    await expect(console.locator("#list-complaints")).to_contain_text("Open on the desk")
+
+    # Assigned by keyboard-reachable controls; the other desk sees it at once.
+    await card.get_by_label("Assignee").select_option("max")
+    await expect(other.locator(f"#case-{question['id']} .meta")).to_contain_text("→ max")
+    await card.get_by_label("Notes").fill("Asked the payments team")
+    await card.get_by_role("button", name="Save notes").click()
+    await expect(other.locator(f"#case-{question['id']}").get_by_label("Notes")).to_have_value(
+        "Asked the payments team"
+    )
+
+    # The follow-up: the template filled in, checked live, copied (no X reply for this asker).
+    await card.get_by_role("button", name="Write follow-up").click()
+    editor = card.get_by_label("Follow-up to Anonymous")
+    await expect(editor).to_have_value(
+        "Sorry about this. Please send us your reference by DM so we can look into it."
+    )
+    assert await violations(desk) == [], "the desk passes axe (WCAG 2.1 AA), editor open"
+    await expect(card).to_contain_text("No X reply")
+    await editor.fill("Sorry {asker}, DM us")
+    await expect(card.locator(".problems .hard")).to_contain_text("unfilled placeholder")
+    await editor.fill("Sorry about this. Please send us your reference by DM.")
+    await expect(card.locator(".problems li")).to_have_count(0)
+    await card.get_by_role("button", name="Copy (I send it myself)").click()
+    await expect(card.locator(".followup")).to_contain_text("copied by mo")
+    await expect(card.locator(".sla")).to_contain_text("SLA: answered in")
+    await expect(other.locator(f"#case-{question['id']}").get_by_label("Status")).to_have_value(
+        "waiting_customer"
+    )
+
+    # Resolved: it leaves the open cases on every desk.
+    await card.get_by_label("Status").select_option("resolved")
+    await expect(desk.locator(f"#cases-closed #case-{question['id']}")).to_be_visible()
+    await expect(other.locator(f"#cases-closed #case-{question['id']}")).to_be_visible()
+    await expect(other.locator("#cases-open li")).to_have_count(0)
+    await expect(desk.locator("#summary")).to_contain_text("0 open")
