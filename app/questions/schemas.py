@@ -7,7 +7,7 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_valida
 from app.fields import never_null, reject_null
 from app.ingest.xpayload import clean_text
 from app.publishing.models import DeliveryStatus, XMode
-from app.questions.models import Category, Origin
+from app.questions.models import Category, CategorySource, Origin
 from app.questions.states import Status
 
 
@@ -135,6 +135,12 @@ class QuestionOut(PublicQuestion):
     version: int
     # The ways X allows to answer this question ("reply" only when the asker summoned us).
     x_options: list[XMode]
+    # Triage (app/triage/stage.py): null until the stage has seen the question.
+    triage_confidence: float | None = None
+    triaged_at: datetime | None = None
+    category_source: CategorySource | None = None
+    triage_group_id: int | None = None
+    triage_reason: str = ""
 
 
 class QuestionFilters(BaseModel):
@@ -150,6 +156,8 @@ class QuestionCounts(BaseModel):
     seq: int
     status: dict[str, int]
     category: dict[str, int]
+    # Triage's duplicate groups of two or more (not archived): group id → questions in it.
+    groups: dict[str, int] = {}
 
 
 class QuestionFacets(BaseModel):
@@ -178,3 +186,6 @@ class TransitionOut(BaseModel):
     actor_id: int | None
     at: datetime
     undone: bool
+    # Who acted by name ("triage" for the triage stage's rules), and a rule's reason.
+    by: str = ""
+    reason: str = ""
