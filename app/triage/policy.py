@@ -12,7 +12,7 @@ from app.triage.schemas import TriageRulesIn, TriageRulesOut
 
 # The model's spam at or above this confidence is rejected (rules.SPAM_CONFIDENCE says why this
 # value). Here so that reading the rules loads none of the model's libraries.
-SPAM_CONFIDENCE = 0.6
+SPAM_CONFIDENCE = 0.9
 
 
 def _out(row: TriageRules | None) -> TriageRulesOut:

@@ -20,10 +20,11 @@ from app.triage import policy
 from app.triage.schemas import Category
 from app.triage.service import fold
 
-# Spam the model is at least this sure of is rejected (reversibly). On the evaluation set the
-# model calls no post spam that is not (at any confidence), and calls spam spam at 0.25 to
-# 0.99: 0.6 rejects four fifths of it with a margin, and leaves the doubtful to a moderator.
-# The value lives in policy.py, so that reading a LiveEvent's rules loads no model.
+# Spam the model is at least this sure of is rejected (reversibly). The model weighs a link
+# heavily: a short question linking to the brand's own page can read as spam at up to 0.88
+# ("Is this page right about the new fees? https://…"), while the evaluation set's spam is
+# mostly above 0.9. Below it the post stays pending, for a moderator. The value lives in
+# policy.py, so that reading a LiveEvent's rules loads no model.
 SPAM_CONFIDENCE = policy.SPAM_CONFIDENCE
 # "Several links": this many distinct links in one post is link spam.
 MANY_LINKS = 3
