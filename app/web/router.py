@@ -21,6 +21,7 @@ from app.publishing import service as publishing
 from app.questions import service as questions
 from app.questions.models import Category
 from app.questions.states import Status
+from app.triage import policy as triage_policy
 from app.security import (
     DEFAULT_EMBED_ANCESTORS,
     PRE_SESSION_COOKIE,
@@ -207,6 +208,7 @@ async def admin_event(
         snippet=embed_snippet(request, live_event),
         sources=await ingest.sources_of(session, live_event),
         spend=await publishing.live_event_spend(session, live_event),
+        triage_rules=await triage_policy.get(session, live_event),
     )
 
 
