@@ -8,6 +8,7 @@ that can be wrong about a trusted person (a link, a giveaway of the brand's own)
 """
 
 import re
+import unicodedata
 from collections import deque
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -18,7 +19,6 @@ from urllib.parse import urlsplit
 
 from app.triage import policy
 from app.triage.schemas import Category
-from app.triage.service import fold
 
 # Spam the model is at least this sure of is rejected (reversibly). The model weighs a link
 # heavily: a short question linking to the brand's own page can read as spam at up to 0.88
@@ -73,6 +73,13 @@ _BAIT = re.compile(
 _LINK = re.compile(
     r"https?://[^\s<>\"']+|www\.[^\s<>\"']+|\b(?:[a-z0-9-]+\.)+[a-z]{2,}/[^\s<>\"']*", re.I
 )
+
+
+def fold(text: str) -> str:
+    """Lower case without accents, as words are compared ("ARNAQUÉ" is "arnaque"). The model's
+    own folding (service.fold) is the same; this module does not import the model."""
+    decomposed = unicodedata.normalize("NFKD", text.casefold())
+    return "".join(c for c in decomposed if not unicodedata.combining(c))
 
 
 class Action(StrEnum):

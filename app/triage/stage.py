@@ -20,9 +20,13 @@ of the "triage" lease), takes them oldest first in bounded batches:
 import asyncio
 import contextlib
 import logging
+import multiprocessing
 import time
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
+from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
+from typing import Any, Protocol, TypeVar
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -34,12 +38,12 @@ from app.ops import service as ops
 from app.questions import service as questions
 from app.questions.models import Category, CategorySource, Question
 from app.questions.states import Action, Status
-from app.triage import policy, rules, service
+from app.triage import judge, policy, rules
 from app.triage.schemas import Category as TriageCategory
-from app.triage.schemas import Post as TriagePost
 from app.triage.schemas import TriageRulesOut
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 LEASE = "triage"
 # As the ingest sources' leases (ingest/runner.py): renewed every 2 s, lost 6 s after its
@@ -55,13 +59,22 @@ BATCH = 200
 CONTEXT = 300
 # How often an idle stage looks for new questions: triage shows up this long after a question.
 POLL_SECONDS = 0.3
+# After a failed batch: the database or the model's process gets this long to come back.
+RETRY_SECONDS = 2.0
+# A worker starts leading triage this long after it starts: a restart's first seconds go to
+# what people wait for (sockets reconnecting, sources resuming), not to the model's training.
+START_DELAY_SECONDS = 5.0
 # The rule's name on what triage does (Question.status_changed_by, Transition.by).
 RULE = "triage"
 # Network language codes that name no language (X: undetermined, media only, hashtags only…):
 # triage's detection replaces them.
 _NO_LANGUAGE = frozenset({"", "und", "zxx", "qme", "qht", "qam", "qct", "qst", "art"})
-GROUPED = frozenset(c.value for c in service.GROUPED)
-TRIAGE_CATEGORIES = frozenset(c.value for c in TriageCategory)
+
+
+# Runs judge.judge (or judge.warm) somewhere that is not the event loop: a worker process in the
+# stage, a thread when none is given (tests, scripts).
+class Runner(Protocol):
+    def __call__(self, function: Callable[..., T], /, *args: Any) -> Awaitable[T]: ...
 
 
 @dataclass(slots=True)
@@ -79,30 +92,11 @@ class Item:
 
 
 @dataclass(slots=True)
-class Known:
-    """A triaged question new ones may duplicate."""
-
-    id: int
-    text: str
-    category: str
-    group: int | None
-
-
-@dataclass(slots=True)
-class Verdict:
-    category: str
-    confidence: float
-    lang: str
-    group: int | None
-    decision: rules.Decision | None
-
-
-@dataclass(slots=True)
 class Plan:
-    """What the thread decided, for the write transaction."""
+    """What is to be written: the model's verdicts and the rules' decisions."""
 
-    verdicts: dict[int, Verdict] = field(default_factory=dict)
-    # Already triaged questions a new one joined in a group: id → group.
+    verdicts: dict[int, judge.Verdict] = field(default_factory=dict)
+    decisions: dict[int, rules.Decision] = field(default_factory=dict)
     joined: dict[int, int] = field(default_factory=dict)
 
 
@@ -123,94 +117,54 @@ def _links(question: Question, raw: dict[str, object] | None) -> list[str]:
     return [link for link in found if link not in wrapped] + expanded
 
 
-def _group_with_context(
-    known: Sequence[Known], new: Sequence[Item], categories: Sequence[str], plan: Plan
-) -> dict[int, int | None]:
-    """Each new question's group: clustered with the LiveEvent's recent triaged questions, so a
-    duplicate of one asked minutes ago joins it. A group keeps the id it has; a new group is
-    named after its first question. Known questions that join are recorded in ``plan``."""
-    texts = [k.text for k in known] + [item.text for item in new]
-    cats = [TriageCategory(k.category) for k in known] + [TriageCategory(c) for c in categories]
-    labels = service.group(texts, cats)
-    members: dict[str, list[int]] = {}
-    for i, label in enumerate(labels):
-        if label is not None:
-            members.setdefault(label, []).append(i)
-    ids = [k.id for k in known] + [item.id for item in new]
-    out: dict[int, int | None] = {item.id: None for item in new}
-    for indexes in members.values():
-        if all(i < len(known) for i in indexes):
-            continue  # only questions triaged before: their groups stay as they are
-        old = [known[i] for i in indexes if i < len(known)]
-        existing = sorted({k.group for k in old if k.group is not None})
-        key = existing[0] if existing else min(ids[i] for i in indexes)
-        for i in indexes:
-            if i >= len(known):
-                out[ids[i]] = key
-        for k in old:
-            if k.group is None:
-                plan.joined[k.id] = key
-    return out
-
-
 def classify(
     batch: Sequence[Item],
-    context: dict[int, list[Known]],
+    judgement: judge.Judgement,
     rule_sets: dict[int, TriageRulesOut],
     watch: rules.SameLinkWatch,
 ) -> Plan:
-    """The model's verdicts, duplicate groups and rules' decisions for a batch: the CPU work,
-    run in a thread. Pure but for ``watch`` (the stage's own)."""
-    plan = Plan()
-    by_live_event: dict[int, list[Item]] = {}
-    for item in batch:
-        by_live_event.setdefault(item.live_event_id, []).append(item)
-    now = time.monotonic()
-    for live_event_id, items in by_live_event.items():
-        verdicts = service.triage([TriagePost(id=str(i.id), text=i.text) for i in items])
-        # A moderator's category stands, and the duplicates are looked for within it.
-        categories = [
-            i.category
-            if i.moderator_category and i.category in TRIAGE_CATEGORIES
-            else v.category.value
-            for i, v in zip(items, verdicts, strict=True)
-        ]
-        groups = _group_with_context(context.get(live_event_id, []), items, categories, plan)
-        stored = rule_sets[live_event_id]
-        rule_set = rules.RuleSet.of(
+    """The LiveEvents' rules applied to the judged batch (cheap: set lookups and regexes)."""
+    plan = Plan(verdicts=judgement.verdicts, joined=judgement.joined)
+    compiled = {
+        live_event_id: rules.RuleSet.of(
             stored.blocked_words,
             stored.blocked_accounts,
             stored.auto_approve_accounts,
             stored.profanity,
             stored.reject_spam,
         )
-        for item, verdict, category in zip(items, verdicts, categories, strict=True):
-            accounts = watch.add(live_event_id, item.links, item.account, now) if item.links else 0
-            decision = rules.decide(
-                rule_set,
-                text=item.text,
-                handle=item.handle,
-                links=item.links,
-                accounts_with_link=accounts,
-                category=TriageCategory(category),
-                confidence=verdict.confidence if category == verdict.category.value else 0.0,
-            )
-            plan.verdicts[item.id] = Verdict(
-                verdict.category.value, verdict.confidence, verdict.lang, groups[item.id], decision
-            )
+        for live_event_id, stored in rule_sets.items()
+    }
+    now = time.monotonic()
+    for item in batch:
+        verdict = judgement.verdicts[item.id]
+        accounts = watch.add(item.live_event_id, item.links, item.account, now) if item.links else 0
+        # A moderator's category stands: the model's spam verdict does not count then.
+        model_spam = not item.moderator_category
+        decision = rules.decide(
+            compiled[item.live_event_id],
+            text=item.text,
+            handle=item.handle,
+            links=item.links,
+            accounts_with_link=accounts,
+            category=TriageCategory(verdict.category),
+            confidence=verdict.confidence if model_spam else 0.0,
+        )
+        if decision is not None:
+            plan.decisions[item.id] = decision
     return plan
 
 
 async def _read(
     session: AsyncSession, limit: int
-) -> tuple[list[Item], dict[int, list[Known]], dict[int, TriageRulesOut]]:
+) -> tuple[list[Item], list[judge.Case], dict[int, TriageRulesOut]]:
     untriaged = (
         await session.scalars(
             select(Question).where(Question.triaged_at.is_(None)).order_by(Question.id).limit(limit)
         )
     ).all()
     if not untriaged:
-        return [], {}, {}
+        return [], [], {}
     post_ids = [q.post_id for q in untriaged if q.post_id is not None and q.source == X_SOURCE]
     raws: dict[int, dict[str, object]] = {}
     if post_ids:
@@ -232,22 +186,29 @@ async def _read(
         for q in untriaged
     ]
     live_event_ids = sorted({q.live_event_id for q in untriaged})
-    context: dict[int, list[Known]] = {}
+    cases = []
     for live_event_id in live_event_ids:
         rows = await session.execute(
             select(Question.id, Question.original_text, Question.category, Question.triage_group_id)
             .where(
                 Question.live_event_id == live_event_id,
                 Question.triaged_at.is_not(None),
-                Question.category.in_([Category(c) for c in GROUPED]),
+                # Every category the model knows: it groups those it groups (service.GROUPED).
+                Question.category.in_([Category(c.value) for c in TriageCategory]),
             )
             .order_by(Question.id.desc())
             .limit(CONTEXT)
         )
-        context[live_event_id] = [
-            Known(qid, text, str(category), group) for qid, text, category, group in rows
-        ][::-1]
-    return batch, context, await policy.of_live_events(session, live_event_ids)
+        known = [
+            judge.Known(qid, text, str(category), group) for qid, text, category, group in rows
+        ]
+        new = [
+            judge.New(i.id, i.text, i.category if i.moderator_category else None)
+            for i in batch
+            if i.live_event_id == live_event_id
+        ]
+        cases.append(judge.Case(new, known[::-1]))
+    return batch, cases, await policy.of_live_events(session, live_event_ids)
 
 
 async def _write(session: AsyncSession, plan: Plan) -> int:
@@ -283,7 +244,7 @@ async def _write(session: AsyncSession, plan: Plan) -> int:
             question.category = Category(verdict.category)
             question.triage_confidence = verdict.confidence
             question.category_source = CategorySource.triage
-        decision = verdict.decision
+        decision = plan.decisions.get(question.id)
         if decision is not None and question.status == Status.pending:
             question.triage_reason = decision.reason[:200]
             action = Action.reject if decision.action == rules.Action.reject else Action.approve
@@ -305,27 +266,39 @@ async def _write(session: AsyncSession, plan: Plan) -> int:
     return len(fresh)
 
 
+async def _in_thread(function: Callable[..., T], /, *args: Any) -> T:
+    return await asyncio.to_thread(function, *args)
+
+
 async def triage_batch(
     read_maker: async_sessionmaker[AsyncSession],
     maker: async_sessionmaker[AsyncSession],
     notifier: Notifier,
     watch: rules.SameLinkWatch,
     limit: int = BATCH,
+    run: Runner = _in_thread,
 ) -> int:
     """Triage the oldest untriaged questions, at most ``limit``; how many were triaged (0:
     none waits). The caller holds the lease. ``read_maker``'s sessions only read (on SQLite,
-    beside writers), and the read ends before the model runs."""
+    beside writers), and the read ends before the model runs (``run``: in a thread unless
+    the caller has a process for it)."""
     async with read_maker() as session:
-        batch, context, rule_sets = await _read(session, limit)
+        batch, cases, rule_sets = await _read(session, limit)
     if not batch:
         return 0
-    plan = await asyncio.to_thread(classify, batch, context, rule_sets, watch)
+    judgement: judge.Judgement = await run(judge.judge, cases)
+    plan = classify(batch, judgement, rule_sets, watch)
     async with unit_of_work(maker, notifier) as session:
         return await _write(session, plan)
 
 
 class TriageStage:
-    """Runs triage in the one worker that holds the "triage" lease; the others stand by."""
+    """Runs triage in the one worker that holds the "triage" lease; the others stand by.
+
+    The model runs in a process of its own, started at the first question this worker triages:
+    its import, training and work never hold the server's GIL, and it runs at a lower CPU
+    priority than the server, so that requests come first.
+    """
 
     def __init__(
         self,
@@ -335,14 +308,17 @@ class TriageStage:
         *,
         name: str | None = None,
         poll_seconds: float = POLL_SECONDS,
+        start_delay: float = START_DELAY_SECONDS,
     ) -> None:
         self._maker = maker
         self._read_maker = read_maker
         self._notifier = notifier
         self.name = name or ops.worker_name()
         self._poll = poll_seconds
+        self._start_delay = start_delay
         self._task: asyncio.Task[None] | None = None
         self._watch = rules.SameLinkWatch()
+        self._pool: ProcessPoolExecutor | None = None
         self.leading = False
         self.triaged = 0
 
@@ -354,34 +330,66 @@ class TriageStage:
         async with unit_of_work(self._maker, self._notifier) as session:
             return await ops.take(session, LEASE, self.name, LEASE_SECONDS)
 
+    async def _in_process(self, function: Callable[..., T], /, *args: Any) -> T:
+        if self._pool is None:
+            # spawn: a fresh interpreter that imports the model alone (a fork would copy the
+            # server's threads and connections).
+            self._pool = ProcessPoolExecutor(
+                1, mp_context=multiprocessing.get_context("spawn"), initializer=judge.start_worker
+            )
+        try:
+            return await asyncio.get_running_loop().run_in_executor(self._pool, function, *args)
+        except BrokenProcessPool:
+            # The worker died (killed, out of memory): a new one at the next batch.
+            self._pool.shutdown(wait=False, cancel_futures=True)
+            self._pool = None
+            raise
+
     async def _run(self) -> None:
-        renewed = 0.0
-        while True:
-            backlog = False
-            try:
-                if not self.leading or time.monotonic() - renewed >= LEASE_RENEW_SECONDS:
+        """Lead while holding the lease, renewed every LEASE_RENEW_SECONDS whatever a batch
+        takes (the model's first training lasts longer than the lease)."""
+        await asyncio.sleep(self._start_delay)
+        work: asyncio.Task[None] | None = None
+        try:
+            while True:
+                try:
                     self.leading = await self._take()
-                    renewed = time.monotonic()
-                # A backlog is worked through batch after batch, the lease renewed on the way.
-                while self.leading and time.monotonic() - renewed < LEASE_RENEW_SECONDS:
-                    done = await triage_batch(
-                        self._read_maker, self._maker, self._notifier, self._watch
-                    )
-                    self.triaged += done
-                    if done == 0:
-                        break
-                else:
-                    backlog = self.leading
-            except asyncio.CancelledError:
-                raise
+                except Exception:
+                    # The database may be away for a moment: stop working until it is back.
+                    log.exception("triage lease round failed")
+                    self.leading = False
+                if self.leading and work is None:
+                    work = asyncio.create_task(self._work(), name="tribune-triage-work")
+                elif not self.leading and work is not None:
+                    work.cancel()
+                    with contextlib.suppress(asyncio.CancelledError):
+                        await work
+                    work = None
+                await asyncio.sleep(LEASE_RENEW_SECONDS)
+        finally:
+            if work is not None:
+                work.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await work
+
+    async def _work(self) -> None:
+        while True:
+            done = 0
+            try:
+                done = await triage_batch(
+                    self._read_maker, self._maker, self._notifier, self._watch, run=self._in_process
+                )
+                self.triaged += done
             except Exception:
-                # The database may be away for a moment: log, and try again after a pause.
-                log.exception("triage round failed")
-            if not backlog:
-                await asyncio.sleep(self._poll if self.leading else LEASE_RENEW_SECONDS)
+                # A database hiccup, or the model's process died: log, and try again soon.
+                log.exception("triage batch failed")
+                await asyncio.sleep(RETRY_SECONDS)
+                continue
+            if done == 0:
+                await asyncio.sleep(self._poll)
 
     async def stop(self) -> None:
-        """Stop, and give the lease up for another worker."""
+        """Stop, give the lease up for another worker, and end the model's process."""
         if self._task is not None:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -392,3 +400,11 @@ class TriageStage:
                 async with unit_of_work(self._maker, self._notifier) as session:
                     await ops.release(session, LEASE, self.name)
             self.leading = False
+        if self._pool is not None:
+            pool, self._pool = self._pool, None
+            # Not waiting for a batch or the model's training (seconds): the worker holds no
+            # transaction and writes nothing, so it is stopped where it stands.
+            workers = list(pool._processes.values()) if pool._processes else []
+            pool.shutdown(wait=False, cancel_futures=True)
+            for worker in workers:
+                worker.terminate()

@@ -21,7 +21,6 @@ from app.publishing import service as publishing
 from app.questions import service as questions
 from app.questions.models import Category
 from app.questions.states import Status
-from app.triage import policy as triage_policy
 from app.security import (
     DEFAULT_EMBED_ANCESTORS,
     PRE_SESSION_COOKIE,
@@ -31,6 +30,7 @@ from app.security import (
     is_https,
     token_for,
 )
+from app.triage import policy as triage_policy
 
 router = APIRouter(include_in_schema=False, dependencies=[Depends(csrf_protect)])
 templates = Jinja2Templates(directory=TEMPLATES_DIR)
