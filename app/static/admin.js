@@ -150,7 +150,7 @@ if (triageForm) {
           reject_spam: triageForm.elements.reject_spam.checked,
         },
       });
-      triageStatus.textContent = "Saved: new questions are triaged with these rules.";
+      triageStatus.textContent = "Applied: new questions are triaged with these rules.";
     } catch (error) {
       triageStatus.className = "form-error";
       triageStatus.textContent = error.message;

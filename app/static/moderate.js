@@ -63,8 +63,8 @@ function actionsFor(q) {
   if (q.status === "approved") b.push(button("On air", "o", act("on-air")), button("Reject", "r", act("reject")));
   if (q.status === "on_air" || q.status === "approved") b.push(button("Answered", "m", act("mark-answered"), q.status !== "on_air"));
   // The rest shows on the selected card (or under the pointer), to keep a long list calm.
-  b.push(button("Edit", "e", () => startEdit(q.id, "text"), true), button("Note", "n", () => startEdit(q.id, "note"), true),
-    button("Category", "c", () => startEdit(q.id, "category"), true));
+  // The category is changed from its badge (or c), which keeps this row as it was.
+  b.push(button("Edit", "e", () => startEdit(q.id, "text"), true), button("Note", "n", () => startEdit(q.id, "note"), true));
   if (q.status !== "archived") b.push(button("Archive", "x", act("archive"), true));
   b.push(button("Undo", "u", act("undo"), true));
   return el("div", { class: "actions" }, ...b);

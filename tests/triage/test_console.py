@@ -98,15 +98,15 @@ async def test_admin_sets_the_triage_rules_on_the_event_page(
     await page.get_by_label("Blocked words").fill("arnaque\nremboursez*\n")
     await page.get_by_label("Blocked accounts").fill("@troll42")
     await page.get_by_label("Reject profanity").uncheck()
-    await page.get_by_role("button", name="Save the rules").click()
-    await expect(page.locator("#triage-status")).to_have_text(re.compile("^Saved"))
+    await page.get_by_role("button", name="Apply the rules").click()
+    await expect(page.locator("#triage-status")).to_have_text(re.compile("^Applied"))
     rules = (await http.get("/api/v1/events/ask-test/triage/rules", headers=admin.headers)).json()
     assert rules["blocked_words"] == ["arnaque", "remboursez*"]
     assert rules["blocked_accounts"] == ["troll42"]
     assert rules["profanity"] is False
     # A mistake is explained, not stored.
     await page.get_by_label("Blocked accounts").fill("not a handle!")
-    await page.get_by_role("button", name="Save the rules").click()
+    await page.get_by_role("button", name="Apply the rules").click()
     await expect(page.locator("#triage-status")).to_contain_text("not an account handle")
     await page.reload()
     await expect(page.get_by_label("Blocked words")).to_have_value("arnaque\nremboursez*")
