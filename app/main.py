@@ -31,6 +31,8 @@ from app.realtime.hub import Hub
 from app.realtime.router import router as realtime_router
 from app.security import BodyLimit, LoginLimits, SecurityHeaders, SlidingWindow
 from app.serving import SERVE_SOURCES_ENV
+from app.triage.router import router as triage_router
+from app.triage.stage import TriageStage
 from app.web.desk import router as desk_router
 from app.web.router import router as web_router
 
@@ -41,10 +43,12 @@ def create_app(
     settings: Settings | None = None,
     *,
     run_sources: bool = True,
+    run_triage: bool | None = None,
     background: Sequence[BackgroundJob] = (),
 ) -> FastAPI:
-    """The Tribune app. ``run_sources`` starts the configured ingest sources with it;
-    ``background`` jobs run beside it (the demo's autopilot) and are cancelled at shutdown."""
+    """The Tribune app. ``run_sources`` starts the configured ingest sources with it, and the
+    triage stage unless ``run_triage`` says otherwise; ``background`` jobs run beside it (the
+    demo's autopilot) and are cancelled at shutdown."""
     settings = settings or get_settings()
     settings.check_production_ready()
 
@@ -74,6 +78,12 @@ def create_app(
         app.state.runner = runner
         if run_sources:
             await runner.start()
+        # Every new question's category, language, group and rules, after it is stored: in one
+        # worker of the deployment (the lease holder), as the sources.
+        stage = TriageStage(app.state.sessionmaker, app.state.read_sessionmaker, notifier)
+        app.state.triage_stage = stage
+        if run_sources if run_triage is None else run_triage:
+            await stage.start()
         jobs = [asyncio.create_task(job(app)) for job in background]
         if settings.x_credentials().can_post:
             worker = PublishingWorker(
@@ -94,6 +104,7 @@ def create_app(
             for task in jobs:
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
+            await stage.stop()
             await runner.stop()
             if bus is not None:
                 await bus.close()
@@ -125,6 +136,7 @@ def create_app(
         charter_router,
         complaints_router,
         ingest_router,
+        triage_router,
         realtime_router,
         web_router,
         desk_router,

@@ -10,6 +10,7 @@ from app.ops.models import Lease
 from app.publishing.models import Attempt, Delivery
 from app.questions.models import Answer, Question, Transition
 from app.realtime.models import Update
+from app.triage.models import TriageCorrection, TriageRules
 
 __all__ = [
     "Answer",
@@ -29,6 +30,8 @@ __all__ = [
     "Question",
     "TeamMember",
     "Transition",
+    "TriageCorrection",
+    "TriageRules",
     "Update",
     "User",
     "WebSession",

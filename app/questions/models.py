@@ -1,7 +1,8 @@
 import enum
 from datetime import datetime
 
-from sqlalchemy import Boolean, Enum, Float, ForeignKey, Integer, String, Text, false
+from sqlalchemy import Boolean, Enum, Float, ForeignKey, Index, Integer, String, Text, false
+from sqlalchemy import text as sql
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.db import Base, UTCDateTime, utcnow
@@ -21,6 +22,13 @@ class Category(enum.StrEnum):
     spam = "spam"
     duplicate = "duplicate"
     other = "other"
+
+
+class CategorySource(enum.StrEnum):
+    """Who set a question's category: the triage stage's model, or a moderator."""
+
+    triage = "triage"
+    moderator = "moderator"
 
 
 class Question(Base):
@@ -63,8 +71,29 @@ class Question(Base):
     status_changed_by: Mapped[str] = mapped_column(String(64), default="")
     # Optimistic concurrency: two moderators acting at once cannot both write (see service).
     version: Mapped[int] = mapped_column(Integer, default=1)
+    # Triage (app/triage/stage.py) fills these after the question is stored, outside ingest's
+    # transaction; null until then. The confidence is the model's, for a category it set.
+    triage_confidence: Mapped[float | None] = mapped_column(Float)
+    triaged_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    category_source: Mapped[CategorySource | None] = mapped_column(
+        Enum(CategorySource, native_enum=False, length=20)
+    )
+    # The duplicate group triage suggests: the id of the group's first question (that one
+    # included), null when the question is like no other. A moderator accepts it by merging.
+    triage_group_id: Mapped[int | None] = mapped_column(Integer, index=True)
+    # What triage's rules did and why ("blocked word: …", "listed account @…"), for the console.
+    triage_reason: Mapped[str] = mapped_column(String(200), default="", server_default="")
 
     __mapper_args__ = {"version_id_col": version}  # noqa: RUF012 - SQLAlchemy's own API
+    __table_args__ = (
+        # The triage stage's queue: only untriaged questions are in it, so it stays small.
+        Index(
+            "ix_questions_untriaged",
+            "id",
+            sqlite_where=sql("triaged_at IS NULL"),
+            postgresql_where=sql("triaged_at IS NULL"),
+        ),
+    )
 
 
 class Transition(Base):
@@ -88,6 +117,10 @@ class Transition(Base):
     merged_into_id: Mapped[int | None] = mapped_column(
         ForeignKey("questions.id", ondelete="SET NULL"), index=True
     )
+    # Who acted by name: the user's, or the rule's ("triage") when no person did (actor_id is
+    # then null), with the rule's reason.
+    by: Mapped[str] = mapped_column(String(64), default="", server_default="")
+    reason: Mapped[str] = mapped_column(String(200), default="", server_default="")
 
 
 class Answer(Base):

@@ -9,7 +9,7 @@ from app.db import MAX_ID
 from app.fields import never_null, reject_null
 from app.ingest.xpayload import clean_text
 from app.publishing.models import DeliveryStatus, XMode
-from app.questions.models import Category, Origin
+from app.questions.models import Category, CategorySource, Origin
 from app.questions.states import Status
 
 
@@ -185,6 +185,12 @@ class QuestionOut(PublicQuestion):
     x_options: list[XMode]
     # The questions merged into this one (oldest first); one answer serves them all.
     askers: list[AskerOut] = []
+    # Triage (app/triage/stage.py): null until the stage has seen the question.
+    triage_confidence: float | None = None
+    triaged_at: datetime | None = None
+    category_source: CategorySource | None = None
+    triage_group_id: int | None = None
+    triage_reason: str = ""
 
 
 class QuestionFilters(BaseModel):
@@ -200,6 +206,8 @@ class QuestionCounts(BaseModel):
     seq: int
     status: dict[str, int]
     category: dict[str, int]
+    # Triage's duplicate groups of two or more (not archived): group id → questions in it.
+    groups: dict[str, int] = {}
 
 
 class QuestionFacets(BaseModel):
@@ -231,3 +239,6 @@ class TransitionOut(BaseModel):
     at: datetime
     undone: bool
     merged_into_id: int | None = None
+    # Who acted by name ("triage" for the triage stage's rules), and a rule's reason.
+    by: str = ""
+    reason: str = ""

@@ -4,7 +4,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import Table, func, insert, select
+from sqlalchemy import Table, case, func, insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm.attributes import flag_modified
 from sqlalchemy.orm.exc import StaleDataError
@@ -16,7 +16,7 @@ from app.errors import Conflict, Invalid, NotFound
 from app.events.models import LiveEvent, LiveEventState
 from app.publishing import service as publishing
 from app.publishing.models import Delivery, XMode
-from app.questions.models import Answer, Category, Origin, Question, Transition
+from app.questions.models import Answer, Category, CategorySource, Origin, Question, Transition
 from app.questions.schemas import (
     AnswerOut,
     AskerOut,
@@ -43,6 +43,7 @@ from app.questions.states import (
 )
 from app.realtime.schemas import Channel, ChannelMessages
 from app.realtime.service import emit, emit_many, last_seq
+from app.triage import corrections
 
 # --- Views -------------------------------------------------------------------------------------
 
@@ -127,6 +128,11 @@ def _full(
         x_options=publishing.x_options(question),
         askers=[AskerOut.model_validate(a) for a in askers],
         asked_by=1 + len(askers),
+        triage_confidence=question.triage_confidence,
+        triaged_at=question.triaged_at,
+        category_source=question.category_source,
+        triage_group_id=question.triage_group_id,
+        triage_reason=question.triage_reason,
     )
 
 
@@ -195,6 +201,21 @@ async def emit_question(session: AsyncSession, question: Question) -> None:
     await _emit_question(session, question, question.status)
 
 
+async def emit_questions(
+    session: AsyncSession, changed: Sequence[tuple[Question, Status | None]]
+) -> None:
+    """Tell every screen the current state of several questions, each with the status it had
+    before (for the channels it leaves or enters): one run of updates per LiveEvent."""
+    await session.flush()
+    answers = await _answers_for(session, [q.id for q, _ in changed])
+    by_live_event: dict[int, list[ChannelMessages]] = {}
+    for question, before in changed:
+        messages = _messages(question, answers.get(question.id), before)
+        by_live_event.setdefault(question.live_event_id, []).append(messages)
+    for live_event_id, batch in sorted(by_live_event.items()):
+        await emit_many(session, live_event_id, "question", batch)
+
+
 async def _emit_question(session: AsyncSession, question: Question, before: Status | None) -> None:
     await session.flush()
     answers = await _answers_for(session, [question.id])
@@ -242,6 +263,10 @@ async def list_questions(
             query = query.where(Question.text.icontains(filters.q, autoescape=True))
     if status == Status.approved:
         query = query.order_by(Question.queue_position, Question.id)
+    elif status == Status.pending:
+        # Rumours first: they are flagged for priority review (a rumour spreads while it waits).
+        rumour_first = case((Question.category == Category.rumour, 0), else_=1)
+        query = query.order_by(rumour_first, Question.id)
     else:
         query = query.order_by(Question.id)
     rows = (await session.scalars(query.offset(offset).limit(limit + 1))).all()
@@ -273,8 +298,17 @@ async def counts(session: AsyncSession, live_event: LiveEvent) -> QuestionCounts
     )
     for category, n in rows:
         by_category[category.value if category else "uncategorised"] = n
+    groups = await session.execute(
+        select(Question.triage_group_id, func.count())
+        .where(mine, Question.status != Status.archived, Question.triage_group_id.is_not(None))
+        .group_by(Question.triage_group_id)
+        .having(func.count() > 1)
+    )
     return QuestionCounts(
-        seq=seq, status={s.value: n for s, n in by_status.items()}, category=by_category
+        seq=seq,
+        status={s.value: n for s, n in by_status.items()},
+        category=by_category,
+        groups={str(group): n for group, n in groups},
     )
 
 
@@ -580,12 +614,15 @@ async def _move(
     to: Status,
     actor: User | None,
     merged_into_id: int | None = None,
+    *,
+    rule: str = "",
+    reason: str = "",
 ) -> Status:
     keep_complaints_off_stage(question.category, to)
     before = question.status
     question.status = to
     question.status_changed_at = utcnow()
-    question.status_changed_by = actor.username if actor else ""
+    question.status_changed_by = actor.username if actor else rule
     session.add(
         Transition(
             question_id=question.id,
@@ -594,6 +631,8 @@ async def _move(
             to_status=to,
             actor_id=actor.id if actor else None,
             merged_into_id=merged_into_id,
+            by=actor.username if actor else rule,
+            reason=reason,
         )
     )
     await _flush_or_conflict(session, question)
@@ -651,6 +690,21 @@ async def act(
     return question
 
 
+async def act_by_rule(
+    session: AsyncSession, question: Question, action: Action, rule: str, reason: str
+) -> Status:
+    """A moderation action taken by a rule, not a person (triage's auto-reject and
+    auto-approve), on a question the caller read under its LiveEvent's lock. The transition
+    names the rule and says why; a moderator undoes it as any other. Returns the status before;
+    the caller emits (``emit_questions``)."""
+    if action not in (Action.approve, Action.reject):
+        raise ValueError(f"a rule may approve or reject, not {action}")
+    to = next_status(action, question.status)
+    if action == Action.approve:
+        question.queue_position = await _queue_end(session, question.live_event_id, head=False)
+    return await _move(session, question, action, to, None, rule=rule, reason=reason)
+
+
 async def undo(
     session: AsyncSession, question_id: int, actor: User, version: int | None = None
 ) -> Question:
@@ -706,6 +760,10 @@ async def edit(
         raise Conflict("nothing to change: give text, note, category or queue_position")
     if "category" in fields:
         keep_complaints_off_stage(fields["category"], question.status, recategorising=True)
+    if "category" in fields and fields["category"] != question.category:
+        # Kept as evaluation data: what triage said, and what the moderator says is right.
+        await corrections.record(session, question, fields["category"], actor)
+        fields["category_source"] = CategorySource.moderator if fields["category"] else None
     for name, value in fields.items():
         setattr(question, name, value)
     await _flush_or_conflict(session, question)

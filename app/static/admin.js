@@ -180,3 +180,31 @@ if (charterForm) {
     }
   });
 }
+
+// The LiveEvent's triage rules: lists one item a line, replaced as a whole.
+const triageForm = document.getElementById("triage-form");
+if (triageForm) {
+  const lines = (name) => triageForm.elements[name].value.split("\n").map((w) => w.trim()).filter(Boolean);
+  triageForm.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    const triageStatus = document.getElementById("triage-status");
+    triageStatus.className = "";
+    triageStatus.textContent = "Saving…";
+    try {
+      await api(`/api/v1/events/${encodeURIComponent(triageForm.dataset.slug)}/triage/rules`, {
+        method: "PUT",
+        body: {
+          blocked_words: lines("blocked_words"),
+          blocked_accounts: lines("blocked_accounts"),
+          auto_approve_accounts: lines("auto_approve_accounts"),
+          profanity: triageForm.elements.profanity.checked,
+          reject_spam: triageForm.elements.reject_spam.checked,
+        },
+      });
+      triageStatus.textContent = "Applied: new questions are triaged with these rules.";
+    } catch (error) {
+      triageStatus.className = "form-error";
+      triageStatus.textContent = error.message;
+    }
+  });
+}

@@ -12,7 +12,8 @@ let counts = initial.counts;
 // questions costs what 200 cost.
 const PAGE = 200;
 const LISTS = {
-  pending: { statuses: ["pending"], order: "oldest", limit: PAGE, stage: true },
+  // Rumours first: triage flags them for priority review (the server pages them first too).
+  pending: { statuses: ["pending"], order: "rumours", limit: PAGE, stage: true },
   // Complaints wait for the complaints desk, never in the stage's lists (issue 7).
   complaints: { statuses: ["pending"], order: "oldest", limit: 50, complaints: true },
   approved: { statuses: ["approved"], order: "queue", limit: PAGE },
@@ -54,6 +55,7 @@ function itemsOf(name) {
     && (spec.complaints ? q.category === "complaint" : !(spec.stage && q.category === "complaint")));
   if (spec.order === "queue") items.sort((a, b) => a.queue_position - b.queue_position || a.id - b.id);
   else if (spec.order === "newest") items.sort((a, b) => b.status_changed_at.localeCompare(a.status_changed_at) || b.id - a.id);
+  else if (spec.order === "rumours") items.sort((a, b) => (b.category === "rumour") - (a.category === "rumour") || a.id - b.id);
   else items.sort((a, b) => a.id - b.id);
   return items;
 }
@@ -74,6 +76,7 @@ function actionsFor(q) {
   if (q.status === "approved") b.push(button("On air", "o", act("on-air")), button("Reject", "r", act("reject")));
   if (q.status === "on_air" || q.status === "approved") b.push(button("Answered", "m", act("mark-answered"), q.status !== "on_air"));
   // The rest shows on the selected card (or under the pointer), to keep a long list calm.
+  // The category is changed from its badge (or c), which keeps this row as it was.
   b.push(button("Edit", "e", () => startEdit(q.id, "text"), true), button("Note", "n", () => startEdit(q.id, "note"), true));
   if (q.status !== "archived") b.push(button("Archive", "x", act("archive"), true));
   b.push(button("Undo", "u", act("undo"), true));
@@ -146,14 +149,28 @@ async function unmerge(id, version) {
   }
 }
 
+// The categories a moderator may file a question under (the filter's own options).
+const CATEGORIES = [...document.querySelectorAll('#filters select[name="category"] option')]
+  .map((o) => o.value).filter((v) => v && v !== "uncategorised");
+
+function categoryPicker(q) {
+  const select = el("select", { "aria-label": `Category of question #${q.id}` },
+    el("option", { value: "", text: "uncategorised" }),
+    ...CATEGORIES.map((c) => el("option", { value: c, text: c })));
+  select.value = q.category || "";
+  return select;
+}
+
 function editor(q) {
   const field = editing.field;
   const input = field === "text"
     ? el("textarea", { value: q.text, rows: 3, "aria-label": "Edit the question" })
+    : field === "category" ? categoryPicker(q)
     : el("input", { value: q.note, "aria-label": "Moderator note", placeholder: "A note for the team" });
+  input.addEventListener("click", (event) => event.stopPropagation());
   input.addEventListener("keydown", (event) => {
     if (event.key === "Escape") { editing = null; render(); }
-    if (event.key === "Enter" && (field === "note" || event.ctrlKey || event.metaKey)) {
+    if (event.key === "Enter" && (field !== "text" || event.ctrlKey || event.metaKey)) {
       event.preventDefault();
       save(q, field, input.value);
     }
@@ -189,6 +206,22 @@ function askerRepliesLine(answer, q) {
     text: `Replies to merged askers: ${done}/${replies.length} posted${failed ? `, ${failed} failed` : ""}` });
 }
 
+// Triage's verdict: the category with the model's confidence (or who set it), flagged rumours,
+// and how many questions triage found alike (a group the moderator may merge).
+function triageChips(q) {
+  const chips = [];
+  if (q.category) {
+    const sure = q.category_source === "triage" && q.triage_confidence != null ? ` ${Math.round(q.triage_confidence * 100)}%` : "";
+    const title = q.category_source === "moderator" ? "Set by a moderator" : q.category_source === "triage" ? `Triage: ${sure.trim()} sure` : "";
+    chips.push(el("button", { type: "button", class: `chip cat-${q.category}${q.category === "rumour" ? " priority" : ""}`,
+      text: `${q.category === "rumour" ? "⚑ " : ""}${q.category}${sure}`, title: `${title} — change it (c)`,
+      onclick: (e) => { e.stopPropagation(); startEdit(q.id, "category"); } }));
+  }
+  const alike = q.triage_group_id != null ? (counts.groups || {})[String(q.triage_group_id)] : 0;
+  if (alike > 1) chips.push(el("span", { class: "chip group", "data-group": String(q.triage_group_id), text: `${alike} alike`, title: `Triage found ${alike} questions alike: merge them to answer once` }));
+  return chips;
+}
+
 function card(q, name) {
   const meta = [asker(q), q.source, timeOf(q.created_at), q.lang].filter(Boolean).join(" · ");
   const li = el("li", {
@@ -196,12 +229,14 @@ function card(q, name) {
     onclick: () => { selected = q.id; render(); },
   },
   el("div", { class: "meta" }, pickBox(q), el("span", { text: meta }),
-    q.category ? el("span", { class: `chip cat-${q.category}`, text: q.category }) : null,
+    ...triageChips(q),
     q.text !== q.original_text ? el("span", { class: "chip", text: "edited", title: `Original: ${q.original_text}` }) : null,
     // X lets the account reply only to askers who mentioned it; the others get a standalone post.
     q.x_options && q.x_options.includes("reply")
       ? el("span", { class: "chip", text: "X reply", title: "The asker mentioned the account: X allows a reply." }) : null),
+  editing && editing.id === q.id && editing.field === "category" ? editor(q) : null,
   editing && editing.id === q.id && editing.field === "text" ? editor(q) : el("p", { class: "text", text: q.text }),
+  q.triage_reason ? el("p", { class: "triage-reason", text: `Triage: ${q.triage_reason}` }) : null,
   editing && editing.id === q.id && editing.field === "note" ? editor(q)
     : (q.note ? el("p", { class: "note", text: `Note: ${q.note}` }) : null),
   q.answer ? el("p", { class: "answer", text: `↳ ${q.answer.text}` }) : null,
@@ -326,9 +361,12 @@ async function patch(q, body) {
 function startEdit(id, field) { selected = id; editing = { id, field }; render(); }
 
 async function save(q, field, value) {
-  if (await patch(q, { [field]: field === "text" ? value.trim() : value })) {
+  const body = field === "category" ? { category: value || null } : { [field]: field === "text" ? value.trim() : value };
+  if (await patch(q, body)) {
     editing = null;
-    say(field === "text" ? `#${q.id} edited (the original is kept).` : `#${q.id} note saved.`);
+    say(field === "text" ? `#${q.id} edited (the original is kept).`
+      : field === "category" ? `#${q.id} filed as ${value || "uncategorised"} (kept to improve triage).`
+      : `#${q.id} note saved.`);
     render();
   }
 }
@@ -395,6 +433,7 @@ document.addEventListener("keydown", (event) => {
   else if (event.key === "z") undoLast();
   else if (event.key === "g" && selected !== null && MERGEABLE.includes(questions.get(selected)?.status)) togglePick(selected);
   else if ((event.key === "e" || event.key === "n") && selected !== null) startEdit(selected, event.key === "e" ? "text" : "note");
+  else if (event.key === "c" && selected !== null) startEdit(selected, "category");
   else if (KEYS[event.key] && selected !== null) run(selected, KEYS[event.key]);
   else return;
   event.preventDefault();

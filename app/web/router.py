@@ -31,6 +31,7 @@ from app.security import (
     is_https,
     token_for,
 )
+from app.triage import policy as triage_policy
 
 router = APIRouter(include_in_schema=False, dependencies=[Depends(csrf_protect)])
 templates = Jinja2Templates(directory=TEMPLATES_DIR)
@@ -210,6 +211,7 @@ async def admin_event(
         spend=await publishing.live_event_spend(session, live_event),
         charter=(await charter.view(session, live_event)).model_dump(mode="json"),
         overrides=await charter.overrides(session, live_event),
+        triage_rules=await triage_policy.get(session, live_event),
     )
 
 
