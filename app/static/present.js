@@ -19,14 +19,17 @@ function render() {
   const current = onAir();
   const box = document.getElementById("onair");
   if (current) {
-    box.replaceChildren(
+    box.replaceChildren(...[
       el("p", { class: "onair-text", text: current.text }),
-      el("p", { class: "meta", text: `${asker(current)} · ${NETWORKS[current.source] || current.source}${othersAsking(current)}` }));
+      el("p", { class: "meta", text: `${asker(current)} · ${NETWORKS[current.source] || current.source}${othersAsking(current)}` }),
+      current.category === "rumour" ? el("p", { class: "rumour-flag", text: "⚑ Rumour: answer with the facts (the charter's rumour template is selected)" }) : null,
+    ].filter(Boolean));
     const changed = box.dataset.id !== String(current.id);
     box.dataset.id = String(current.id);
     composer.hidden = false;
-    // Another asker: the mention policy and the X price may differ.
-    if (changed) scheduleCheck();
+    // Another asker: the mention policy and the X price may differ; a rumour calls for the
+    // charter's rumour template.
+    if (changed) { scheduleCheck(); suggestTemplate(current); }
     showModes(current);
   } else {
     box.replaceChildren(el("p", { class: "muted", text: "Nothing on air." }));
@@ -189,6 +192,15 @@ function updatePublish() {
       : "A hard rule of the charter is broken: fix the answer, or ask a moderator to override.";
 }
 overrideBox?.addEventListener("change", updatePublish);
+
+// The template that fits the question on air: the charter's first rumour template for a
+// rumour, else its first answer template. Only selected: the spokesperson inserts it.
+function suggestTemplate(q) {
+  const select = document.getElementById("template");
+  const kind = q.category === "rumour" ? "rumour" : "answer";
+  const index = charter.templates.findIndex((t) => t.kind === kind);
+  if (select && index >= 0) select.value = String(index);
+}
 
 function askerName(q) {
   return q.author_handle ? `@${q.author_handle}` : (q.author_name || "");

@@ -2,6 +2,7 @@
 types, publishing stays disabled while a hard rule is broken, and only a moderator can publish
 over it, with a reason."""
 
+import re
 from typing import Any
 
 import httpx
@@ -9,7 +10,7 @@ import pytest
 from playwright.async_api import Browser, expect
 
 from tests.charter.test_api import CHARTER, on_air
-from tests.conftest import Actor, LiveServer
+from tests.conftest import Actor, LiveServer, ask
 from tests.web.browser import logged_in
 from tests.web.conftest import browser as browser  # the Chromium fixture, here too
 
@@ -168,3 +169,32 @@ async def test_the_operator_edits_the_charter_on_the_admin_page(
     await page.reload()
     await expect(charter.get_by_label("Required signature")).to_have_value("— CL")
     await expect(charter.locator("fieldset").last.get_by_label("Name")).to_have_value("Merci")
+
+
+async def test_a_rumour_on_air_is_flagged_with_the_charters_rumour_template_ready(
+    browser: Browser,
+    live_server: LiveServer,
+    live_event: dict[str, Any],
+    http: httpx.AsyncClient,
+    moderator: Actor,
+) -> None:
+    """Issue 7: a rumour is answered with the facts, fast; the composer has the charter's
+    rumour template selected for it (and an answer template for a plain question)."""
+    question_id = int(str((await ask(http, "Is it true the bank is being sold?"))["id"]))
+    marked = await http.patch(
+        f"/api/v1/questions/{question_id}", json={"category": "rumour"}, headers=moderator.headers
+    )
+    assert marked.status_code == 200, marked.text
+    for action in ("approve", "on-air"):
+        response = await http.post(
+            f"/api/v1/questions/{question_id}/{action}", headers=moderator.headers
+        )
+        assert response.status_code == 200, response.text
+    page = await logged_in(browser, live_server.url, "mo", "/present/ask-test")
+    await expect(page.locator("#onair .rumour-flag")).to_contain_text("Rumour")
+    template = page.get_by_label("Template")
+    await expect(template.locator("option:checked")).to_have_text("Rumour: not true (rumour)")
+    await page.get_by_role("button", name="Insert").click()
+    await expect(page.get_by_label("Answer", exact=True)).to_have_value(
+        re.compile(r"This is not true\. The facts: ")
+    )
