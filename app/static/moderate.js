@@ -23,7 +23,7 @@ const LISTS = {
 };
 const filters = { q: "", category: "", lang: "", source: "" };
 let selected = null;
-let editing = null; // { id, field }
+let editing = null; // { id, field, node }: the open editor, kept across redraws (editor())
 let lastAction = null; // { id, label } for "z"
 // Questions picked to merge (duplicates), then merged into another with "Merge … here".
 const picked = new Set();
@@ -140,7 +140,7 @@ function askersOf(q) {
 async function unmerge(id, version) {
   try {
     const updated = await api(`/api/v1/questions/${id}/unmerge`, { method: "POST", body: { version } });
-    questions.set(updated.id, updated);
+    keepNewest(questions, updated);
     say(`#${id} unmerged: ${updated.status}.`);
     refreshCounts();
     render();
@@ -162,6 +162,9 @@ function categoryPicker(q) {
 }
 
 function editor(q) {
+  // The same editor across redraws: in a live chat updates arrive all the time, and an input
+  // rebuilt on each would lose what the moderator is typing (draw() gives it its focus back).
+  if (editing.node) return editing.node;
   const field = editing.field;
   const input = field === "text"
     ? el("textarea", { value: q.text, rows: 3, "aria-label": "Edit the question" })
@@ -176,10 +179,11 @@ function editor(q) {
     }
   });
   setTimeout(() => input.focus(), 0);
-  return el("div", { class: "editor" }, input,
+  editing.node = el("div", { class: "editor" }, input,
     el("div", { class: "actions" },
       button("Save", field === "text" ? "Ctrl+Enter" : "Enter", () => save(q, field, input.value)),
       button("Cancel", "Esc", () => { editing = null; render(); })));
+  return editing.node;
 }
 
 // Where the answer went: X's state per thread, and why it failed when it did. The threads
@@ -267,6 +271,8 @@ function render() {
 }
 
 function draw() {
+  // Moving the open editor into its redrawn card takes its focus away: given back below.
+  const typing = editing?.node?.contains(document.activeElement) ? document.activeElement : null;
   for (const [name, spec] of Object.entries(LISTS)) {
     const items = itemsOf(name);
     const list = document.getElementById(`list-${name}`);
@@ -279,6 +285,7 @@ function draw() {
     }
     list.replaceChildren(...children);
   }
+  if (typing && typing.isConnected && document.activeElement !== typing) typing.focus();
   const s = counts.status;
   document.getElementById("counters").replaceChildren(
     ...[["pending", "incoming"], ["approved", "queued"], ["on_air", "on air"], ["answered", "answered"], ["rejected", "rejected"], ["archived", "archived"]]
@@ -322,7 +329,7 @@ async function run(id, action, body = {}) {
   const following = id === selected ? nextInList(id) : selected;
   try {
     const updated = await api(`/api/v1/questions/${id}/${action}`, { method: "POST", body: { version: q.version, ...body } });
-    questions.set(updated.id, updated);
+    keepNewest(questions, updated);
     if (action !== "undo") {
       // With nothing left in that list, the selection stays with the question just moved.
       selected = following ?? id;
@@ -348,7 +355,7 @@ function undoLast() {
 async function patch(q, body) {
   try {
     const updated = await api(`/api/v1/questions/${q.id}`, { method: "PATCH", body: { version: q.version, ...body } });
-    questions.set(updated.id, updated);
+    keepNewest(questions, updated);
     render();
     return true;
   } catch (error) {

@@ -53,7 +53,7 @@ function othersAsking(q) {
 async function post(q, action, body = {}) {
   try {
     const updated = await api(`/api/v1/questions/${q.id}/${action}`, { method: "POST", body: { version: q.version, ...body } });
-    questions.set(updated.id, updated);
+    keepNewest(questions, updated);
     status.textContent = "";
     render();
     return true;

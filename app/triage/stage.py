@@ -28,8 +28,9 @@ from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from typing import Any, Protocol, TypeVar
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.orm.attributes import set_committed_value
 
 from app.db import Notifier, unit_of_work, utcnow
 from app.events.models import LiveEvent
@@ -236,28 +237,31 @@ async def _write(session: AsyncSession, plan: Plan) -> int:
     for question in fresh:
         verdict = plan.verdicts[question.id]
         before = question.status
-        question.triaged_at = now
-        question.triage_group_id = verdict.group
+        found: dict[str, Any] = {"triaged_at": now, "triage_group_id": verdict.group}
         if question.lang in _NO_LANGUAGE:
-            question.lang = verdict.lang
+            found["lang"] = verdict.lang
         category = Category(verdict.category)
         # A moderator's category stands; so does a moderator's choice to put the question on
         # the stage before triage saw it: a complaint is never on the stage (the desk moves it).
         if question.category_source != CategorySource.moderator and not (
             category == Category.complaint and question.status in questions.STAGE
         ):
-            question.category = category
-            question.triage_confidence = verdict.confidence
-            question.category_source = CategorySource.triage
+            found |= {
+                "category": category,
+                "triage_confidence": verdict.confidence,
+                "category_source": CategorySource.triage,
+            }
         decision = plan.decisions.get(question.id)
         if (
             decision is not None
             and decision.action == rules.Action.approve
-            and question.category == Category.complaint
+            and found.get("category", question.category) == Category.complaint
         ):
             decision = None  # a listed account's complaint still goes to the desk, not the stage
         if decision is not None and question.status == Status.pending:
-            question.triage_reason = decision.reason[:200]
+            found["triage_reason"] = decision.reason[:200]
+        await _write_findings(session, question, found)
+        if decision is not None and question.status == Status.pending:
             action = Action.reject if decision.action == rules.Action.reject else Action.approve
             await questions.act_by_rule(session, question, action, RULE, decision.reason[:200])
         changed.append((question, before))
@@ -270,11 +274,30 @@ async def _write(session: AsyncSession, plan: Plan) -> int:
             )
         ).all()
         for question in joining:
-            question.triage_group_id = plan.joined[question.id]
+            await _write_findings(session, question, {"triage_group_id": plan.joined[question.id]})
             changed.append((question, question.status))
     if changed:
         await questions.emit_questions(session, changed)
     return len(fresh)
+
+
+async def _write_findings(
+    session: AsyncSession, question: Question, values: dict[str, Any]
+) -> None:
+    """Write what triage found without bumping the question's version: the version is the
+    moderators' optimistic lock, and triage's fields are none they edit (a moderator's
+    category is never overwritten). Bumped, every question a moderator opened before triage
+    saw it would refuse their edit as "changed by someone else". The object is told the new
+    values as committed ones, so a rule's action flushes only its own change.
+    """
+    await session.execute(
+        update(Question)
+        .where(Question.id == question.id)
+        .values(**values)
+        .execution_options(synchronize_session=False)
+    )
+    for name, value in values.items():
+        set_committed_value(question, name, value)
 
 
 async def _in_thread(function: Callable[..., T], /, *args: Any) -> T:

@@ -303,3 +303,24 @@ async def test_questions_are_triaged_oldest_first_in_bounded_batches(
     assert done == batch
     triaged = [(await get(http, moderator, q["id"]))["triaged_at"] is not None for q in asked]
     assert triaged == [i < batch for i in range(4)]
+
+
+async def test_triage_does_not_make_a_moderators_edit_stale(
+    http: httpx.AsyncClient, live_event: dict[str, Any], moderator: Actor, run_stage: RunStage
+) -> None:
+    """A moderator opened the question before triage saw it: their edit, sent with the version
+    they saw, still goes through (triage's findings are not someone else's change)."""
+    question = await ask(http, QUESTION)
+    seen = await get(http, moderator, question["id"])
+    await run_stage()
+    triaged = await get(http, moderator, question["id"])
+    assert triaged["triaged_at"] is not None
+    assert triaged["category"] == "question"
+    edited = await http.patch(
+        f"/api/v1/questions/{question['id']}",
+        json={"note": "Ask the treasury team", "version": seen["version"]},
+        headers=moderator.headers,
+    )
+    assert edited.status_code == 200, edited.text
+    assert edited.json()["note"] == "Ask the treasury team"
+    assert edited.json()["category"] == "question", "the edit keeps what triage found"

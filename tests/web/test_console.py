@@ -187,3 +187,29 @@ async def test_queue_order_edit_note_and_filters_by_keyboard(
     await console.keyboard.type("in line")
     await expect(console.locator("li.q")).to_have_count(3)
     await expect(console.locator("#list-pending li.q")).to_have_count(0)
+
+
+async def test_what_a_moderator_types_survives_the_updates_arriving_meanwhile(
+    browser: Browser,
+    live_server: LiveServer,
+    live_event: dict[str, Any],
+    http: httpx.AsyncClient,
+    moderator: Actor,
+) -> None:
+    """A live chat never pauses: questions arrive and the console redraws while a moderator
+    writes a note. What they typed, and the focus, stay (a rebuilt input lost both)."""
+    first = await ask(http, "Quels sont les horaires de l'agence de Lyon ?")
+    console = await logged_in(browser, live_server.url, "mo", "/moderate/ask-test")
+    card = console.locator(f'li[data-id="{first["id"]}"]')
+    await card.click()
+    await console.keyboard.press("n")
+    note = console.get_by_label("Moderator note")
+    await note.press_sequentially("Ask the ")
+    for n in range(3):
+        await ask(http, f"Another question, number {n}, arrives meanwhile?")
+    await expect(console.locator("#list-pending li.q")).to_have_count(4)
+    await expect(note).to_be_focused()
+    await expect(note).to_have_value("Ask the ")
+    await console.keyboard.type("Lyon branch")
+    await console.keyboard.press("Enter")
+    await expect(card.locator(".note")).to_have_text("Note: Ask the Lyon branch")
