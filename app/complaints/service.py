@@ -36,6 +36,7 @@ from app.complaints.schemas import (
 from app.db import utcnow
 from app.errors import Conflict, NotFound
 from app.events.models import LiveEvent, TeamMember
+from app.publishing import service as publishing
 from app.publishing.models import Delivery
 from app.publishing.service import X_TARGET
 from app.publishing.spend import answer_spend
@@ -579,18 +580,8 @@ async def send_followup(
         )
         session.add(answer)
         await session.flush()
-        parts = split_into_posts(data.text)
         session.add_all(
-            Delivery(
-                answer_id=answer.id,
-                question_id=question.id,
-                target=X_TARGET,
-                part=number,
-                parts=len(parts),
-                text=part,
-                reply_to=question.x_post_id if number == 1 else "",
-            )
-            for number, part in enumerate(parts, start=1)
+            publishing.x_thread(answer, question, split_into_posts(data.text), question.x_post_id)
         )
         answer_id = answer.id
     action = "followup_reply" if data.via == "x_reply" else "followup_copied"

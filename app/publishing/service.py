@@ -39,6 +39,26 @@ class Repliable(Protocol):
     def x_post_id(self) -> str: ...
 
 
+def x_thread(
+    answer: Answer, question: Question, parts: Sequence[str], reply_to: str
+) -> list[Delivery]:
+    """An answer's thread on X for one asker (``question``): a Delivery a part, the first
+    replying to ``reply_to`` (the asker's post, or "" for a standalone post); the worker
+    chains the others to the part before."""
+    return [
+        Delivery(
+            answer_id=answer.id,
+            question_id=question.id,
+            target=X_TARGET,
+            part=number,
+            parts=len(parts),
+            text=text,
+            reply_to=reply_to if number == 1 else "",
+        )
+        for number, text in enumerate(parts, start=1)
+    ]
+
+
 def x_options(question: Repliable) -> list[XMode]:
     """The ways X allows for this question's answer, best first."""
     options = [XMode.standalone, XMode.page]
@@ -128,32 +148,10 @@ async def plan(
         if not x_enabled:
             raise Conflict("no X posting credentials are set; choose the Tribune page only")
         parts = split_into_posts(x_text(question, answer.text, mode))
-        for number, text in enumerate(parts, start=1):
-            rows.append(
-                Delivery(
-                    answer_id=answer.id,
-                    question_id=question.id,
-                    target=X_TARGET,
-                    part=number,
-                    parts=len(parts),
-                    text=text,
-                    reply_to=question.x_post_id if number == 1 and mode == XMode.reply else "",
-                )
-            )
+        reply_to = question.x_post_id if mode == XMode.reply else ""
+        rows += x_thread(answer, question, parts, reply_to)
     for asker in repliable_askers(question, askers, mode) if x_enabled else []:
-        parts = asker_reply_parts(asker, answer.text)
-        rows.extend(
-            Delivery(
-                answer_id=answer.id,
-                question_id=asker.id,
-                target=X_TARGET,
-                part=number,
-                parts=len(parts),
-                text=text,
-                reply_to=asker.x_post_id if number == 1 else "",
-            )
-            for number, text in enumerate(parts, start=1)
-        )
+        rows += x_thread(answer, asker, asker_reply_parts(asker, answer.text), asker.x_post_id)
     session.add_all(rows)
     await session.flush()
     return rows
