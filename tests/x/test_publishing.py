@@ -132,9 +132,7 @@ def worker_for(
         NullNotifier(),
         settings.x_credentials(),
         settings.x_api_base_url,
-        backoff_scale=0.001,
-        timeout=(2.0, 0.3),
-        **kwargs,
+        **{"backoff_scale": 0.001, "timeout": (2.0, 0.3), **kwargs},
     )
 
 
