@@ -184,7 +184,9 @@ class QuestionOut(PublicQuestion):
     # The ways X allows to answer this question ("reply" only when the asker summoned us).
     x_options: list[XMode]
     # The questions merged into this one (oldest first); one answer serves them all.
-    askers: list[AskerOut] = []
+    # A factory, not a [] default: pydantic deep-copies a mutable default for every instance,
+    # which ingest's thousands of new questions a second paid for.
+    askers: list[AskerOut] = Field(default_factory=list)
     # Triage (app/triage/stage.py): null until the stage has seen the question.
     triage_confidence: float | None = None
     triaged_at: datetime | None = None

@@ -4,7 +4,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import Table, case, func, insert, select
+from sqlalchemy import Select, Table, func, insert, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm.attributes import flag_modified
 from sqlalchemy.orm.exc import StaleDataError
@@ -261,15 +261,14 @@ async def list_questions(
             query = query.where(Question.source == filters.source)
         if filters.q:
             query = query.where(Question.text.icontains(filters.q, autoescape=True))
-    if status == Status.approved:
-        query = query.order_by(Question.queue_position, Question.id)
-    elif status == Status.pending:
-        # Rumours first: they are flagged for priority review (a rumour spreads while it waits).
-        rumour_first = case((Question.category == Category.rumour, 0), else_=1)
-        query = query.order_by(rumour_first, Question.id)
+    if status == Status.pending:
+        rows = await _rumours_first(session, query, offset, limit + 1)
     else:
-        query = query.order_by(Question.id)
-    rows = (await session.scalars(query.offset(offset).limit(limit + 1))).all()
+        if status == Status.approved:
+            query = query.order_by(Question.queue_position, Question.id)
+        else:
+            query = query.order_by(Question.id)
+        rows = list((await session.scalars(query.offset(offset).limit(limit + 1))).all())
     page = rows[:limit]
     answers = await _answers_for(session, [q.id for q in page])
     askers = await _askers_for(session, [q.id for q in page])
@@ -278,6 +277,37 @@ async def list_questions(
         items=[_full(q, answers.get(q.id), askers.get(q.id, ())) for q in page],
         next_offset=offset + limit if len(rows) > limit else None,
     )
+
+
+async def _rumours_first(
+    session: AsyncSession, query: Select[Question], offset: int, limit: int
+) -> list[Question]:
+    """``limit`` questions from ``offset`` of the pending ones, rumours first (flagged for
+    priority review: a rumour spreads while it waits), each part oldest first.
+
+    Two queries in id order rather than one ordered by "is it a rumour": that one sorts every
+    pending question of the LiveEvent on each call, and a flood leaves tens of thousands.
+    """
+    rumour = Question.category == Category.rumour
+    rows = list(
+        (
+            await session.scalars(
+                query.where(rumour).order_by(Question.id).offset(offset).limit(limit)
+            )
+        ).all()
+    )
+    if len(rows) == limit:
+        return rows
+    # Past the rumours: how many there are says where the others start.
+    skipped = 0
+    if not rows and offset:
+        skipped = (
+            await session.scalar(select(func.count()).select_from(query.where(rumour).subquery()))
+            or 0
+        )
+    others = query.where(or_(Question.category.is_(None), ~rumour)).order_by(Question.id)
+    others = others.offset(max(0, offset - skipped) if not rows else 0).limit(limit - len(rows))
+    return rows + list((await session.scalars(others)).all())
 
 
 async def counts(session: AsyncSession, live_event: LiveEvent) -> QuestionCounts:

@@ -62,6 +62,8 @@ CONTEXT = 300
 POLL_SECONDS = 0.3
 # After a failed batch: the database or the model's process gets this long to come back.
 RETRY_SECONDS = 2.0
+# After each batch, a pause this many times as long as the batch took (1: busy half the time).
+BUSY_PAUSE = 1.0
 # A worker starts leading triage this long after it starts: a restart's first seconds go to
 # what people wait for (sockets reconnecting, sources resuming), not to the model's training.
 START_DELAY_SECONDS = 5.0
@@ -409,11 +411,17 @@ class TriageStage:
     async def _work(self) -> None:
         while True:
             done = 0
+            started = time.monotonic()
             try:
                 done = await triage_batch(
                     self._read_maker, self._maker, self._notifier, self._watch, run=self._in_process
                 )
                 self.triaged += done
+                # Through a flood, a pause as long as the batch took: moderators' requests and
+                # ingest's transactions (SQLite has one writer) come first, and triage still
+                # keeps up with a busy chat (hundreds of questions a second).
+                if done:
+                    await asyncio.sleep((time.monotonic() - started) * BUSY_PAUSE)
             except Exception:
                 # A database hiccup, or the model's process died: log, and try again soon.
                 log.exception("triage batch failed")

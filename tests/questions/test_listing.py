@@ -63,3 +63,30 @@ async def test_mark_answered_out_loud_can_be_undone(
     assert [q["id"] for q in public["answered"]] == [question["id"]]
     undone = await http.post(f"{url}/undo", headers=moderator.headers)
     assert undone.json()["status"] == "approved"
+
+
+async def test_pending_pages_list_rumours_first_then_the_rest_oldest_first(
+    http: httpx.AsyncClient, live_event: dict[str, Any], moderator: Actor
+) -> None:
+    """Rumours are reviewed first: page after page, every pending rumour comes before the
+    other questions, each part oldest first, with nothing skipped or repeated."""
+    ids = [int(str((await ask(http, f"Question number {n}?"))["id"])) for n in range(7)]
+    rumours = [ids[1], ids[4], ids[6]]
+    for question_id in rumours:
+        response = await http.patch(
+            f"/api/v1/questions/{question_id}",
+            json={"category": "rumour"},
+            headers=moderator.headers,
+        )
+        assert response.status_code == 200, response.text
+    seen: list[int] = []
+    offset: int | None = 0
+    while offset is not None:
+        page = await http.get(
+            f"/api/v1/events/ask-test/questions?status=pending&limit=2&offset={offset}",
+            headers=moderator.headers,
+        )
+        assert page.status_code == 200, page.text
+        seen += [q["id"] for q in page.json()["items"]]
+        offset = page.json()["next_offset"]
+    assert seen == [*rumours, ids[0], ids[2], ids[3], ids[5]]
