@@ -48,7 +48,7 @@ class CharterViolation(AppError):
 
 
 # Mastodon counts every URL as 23 characters, whatever its length (as X does).
-MASTODON_URL_LENGTH = 23
+FEDIVERSE_URL_LENGTH = 23
 # Words in capitals in a row that read as shouting; fewer are acronyms ("BNP", "SNCF").
 SHOUTING_WORDS = 3
 _WORD = re.compile(r"[^\W\d_]+")
@@ -360,7 +360,7 @@ def graphemes(text: str) -> int:
 
 def _mastodon_length(text: str) -> int:
     urls = extract_urls_with_indices(text)
-    return len(text) - sum(len(u["url"]) for u in urls) + MASTODON_URL_LENGTH * len(urls)
+    return len(text) - sum(len(u["url"]) for u in urls) + FEDIVERSE_URL_LENGTH * len(urls)
 
 
 def _length(text: str, charter: CharterIn, network: Network) -> list[Violation]:
