@@ -7,10 +7,10 @@ to do next:
 2. the post is created on X;
 3. ``published`` (with the post's id and URL) is committed.
 
-A delivery found ``sending`` (the worker died between 1 and 3) or ``unknown`` (a timeout, a
-5xx, a "duplicate" refusal) is reconciled first: the account's recent posts are searched for the
-exact text, and only when it is certainly absent is it sent again. X has no idempotency key, so
-this lookup is what makes "never a double post" hold.
+A delivery found ``sending`` once its claim lapsed (the worker died between 1 and 3) or
+``unknown`` (a timeout, a 5xx, a "duplicate" refusal) is reconciled first: the account's recent
+posts are searched for the exact text, and only when it is certainly absent is it sent again. X
+has no idempotency key, so this lookup is what makes "never a double post" hold.
 """
 
 import asyncio
@@ -43,6 +43,9 @@ BATCH = 20
 SEARCH_LAG_SECONDS = 35.0
 # "duplicate content" is how X refuses a text the account already posted: maybe ours.
 DUPLICATE = "duplicate content"
+# A claim lasts as long as the send may (connect and read timeouts) plus this margin: until
+# then, the delivery is its claimant's, and no other worker reconciles it in mid-flight.
+CLAIM_MARGIN_SECONDS = 2.0
 
 
 class Crash(Exception):
@@ -65,6 +68,7 @@ class PublishingWorker:
         faults: Faults | None = None,
         timeout: tuple[float, float] = DEFAULT_TIMEOUT,
         post_url: str = "https://x.com/{handle}/status/{id}",
+        claim_seconds: float | None = None,
     ) -> None:
         self._maker = maker
         self._notifier = notifier
@@ -75,6 +79,9 @@ class PublishingWorker:
         self._faults = faults
         self._timeout = timeout
         self._post_url = post_url
+        self._claim = (
+            sum(timeout) + CLAIM_MARGIN_SECONDS if claim_seconds is None else claim_seconds
+        )
         self._targets: dict[str, XTarget] = {}
 
     def _fault(self, point: str) -> None:
@@ -137,12 +144,19 @@ class PublishingWorker:
             await self._reconcile(delivery_id, target, text, conversation)
             return
         # 1. Claim it and say we are sending, durably, before anything leaves. One conditional
-        # UPDATE: of several workers that saw it pending, exactly one moves it to sending.
+        # UPDATE: of several workers that saw it pending, exactly one moves it to sending. The
+        # claim's due time is when its send has certainly ended: a "sending" delivery is
+        # reconciled by another worker only after it (its claimant died), never in mid-flight,
+        # when the search would find nothing yet and the post would be sent a second time.
         async with unit_of_work(self._maker, self._notifier) as session:
             claimed = await session.scalar(
                 update(Delivery)
                 .where(Delivery.id == delivery_id, Delivery.status == DeliveryStatus.pending)
-                .values(status=DeliveryStatus.sending, attempts=Delivery.attempts + 1)
+                .values(
+                    status=DeliveryStatus.sending,
+                    attempts=Delivery.attempts + 1,
+                    due_at=utcnow() + timedelta(seconds=self._claim),
+                )
                 .returning(Delivery.id)
                 .execution_options(synchronize_session=False)
             )

@@ -175,7 +175,8 @@ async def test_exactly_once_with_faults_at_every_step(
             sandbox.control("faults", {"endpoint": "tweets", "accept_then_hang": 0.8})
         if point == "server_error":
             sandbox.control("faults", {"endpoint": "tweets", "statuses": [503]})
-        first = worker_for(maker, sandbox, faults=fault)
+        # Its claims lapse at once: the next worker need not wait out a dead one's timeouts.
+        first = worker_for(maker, sandbox, faults=fault, claim_seconds=0.0)
         with contextlib.suppress(Crash):  # the worker "died"; a new one takes over
             await drain(first, maker)
         await drain(worker_for(maker, sandbox), maker)
@@ -203,6 +204,33 @@ async def test_exactly_once_with_faults_at_every_step(
             await session.scalars(select(Attempt.outcome).where(Attempt.delivery_id == row.id))
         ).all()
     assert "rate_limited" in outcomes
+
+
+async def test_a_send_in_flight_is_left_to_its_claimant(
+    maker: async_sessionmaker[AsyncSession], sandbox: Sandbox
+) -> None:
+    """While one worker waits for X's slow answer, another leaves the delivery alone: a search
+    made in mid-flight can miss the post and send it a second time."""
+    await setup_show(maker)
+    answer_id = await answer(maker, await asked(maker, sandbox), "Yes, from Monday.")
+    sandbox.control("faults", {"endpoint": "tweets", "accept_then_hang": 0.8})
+    slow = asyncio.create_task(worker_for(maker, sandbox, timeout=(2.0, 5.0)).run_once())
+    other = worker_for(maker, sandbox)
+    for _ in range(10):
+        await asyncio.sleep(0.05)
+        await other.run_once()
+    await slow
+    (row,) = await deliveries(maker, answer_id)
+    assert row.status == DeliveryStatus.published
+    async with maker() as session:
+        actions = (
+            await session.execute(
+                select(Attempt.action, Attempt.outcome)
+                .where(Attempt.delivery_id == row.id)
+                .order_by(Attempt.id)
+            )
+        ).all()
+    assert [tuple(a) for a in actions] == [("send", "started"), ("send", "published")]
 
 
 async def test_a_700_character_answer_with_two_urls_is_a_thread(
