@@ -35,9 +35,8 @@ class Question(Base):
     __tablename__ = "questions"
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    live_event_id: Mapped[int] = mapped_column(
-        ForeignKey("live_events.id", ondelete="CASCADE"), index=True
-    )
+    # Indexed by ix_questions_queue, which starts with it.
+    live_event_id: Mapped[int] = mapped_column(ForeignKey("live_events.id", ondelete="CASCADE"))
     origin: Mapped[Origin] = mapped_column(Enum(Origin, native_enum=False, length=20))
     post_id: Mapped[int | None] = mapped_column(
         ForeignKey("posts.id", ondelete="SET NULL"), unique=True
@@ -56,14 +55,15 @@ class Question(Base):
     # What the screens show: the original, or the moderator's edit of it.
     text: Mapped[str] = mapped_column(Text)
     status: Mapped[Status] = mapped_column(
-        Enum(Status, native_enum=False, length=20), default=Status.pending, index=True
+        Enum(Status, native_enum=False, length=20), default=Status.pending
     )
     category: Mapped[Category | None] = mapped_column(Enum(Category, native_enum=False, length=20))
     # Order of the approved queue (lower first). A float, so a move writes one row.
     queue_position: Mapped[float] = mapped_column(Float, default=0.0)
     note: Mapped[str] = mapped_column(Text, default="")
+    # Indexed: every view of a question looks up the askers merged into it.
     merged_into_id: Mapped[int | None] = mapped_column(
-        ForeignKey("questions.id", ondelete="SET NULL")
+        ForeignKey("questions.id", ondelete="SET NULL"), index=True
     )
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     status_changed_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
@@ -80,12 +80,27 @@ class Question(Base):
     )
     # The duplicate group triage suggests: the id of the group's first question (that one
     # included), null when the question is like no other. A moderator accepts it by merging.
-    triage_group_id: Mapped[int | None] = mapped_column(Integer, index=True)
+    triage_group_id: Mapped[int | None] = mapped_column(Integer)
     # What triage's rules did and why ("blocked word: …", "listed account @…"), for the console.
     triage_reason: Mapped[str] = mapped_column(String(200), default="", server_default="")
 
     __mapper_args__ = {"version_id_col": version}  # noqa: RUF012 - SQLAlchemy's own API
     __table_args__ = (
+        # A LiveEvent's questions of one status in id order: every list (the pending queue
+        # is read a page at a time, oldest first, through tens of thousands in a flood) and
+        # every count. With the category, the rumours listed first are found without reading
+        # the other pending questions.
+        Index("ix_questions_queue", "live_event_id", "status", "id"),
+        Index("ix_questions_queue_category", "live_event_id", "status", "category", "id"),
+        # The console's duplicate counts: grouped questions only (ingest's never are, so it
+        # costs ingest nothing).
+        Index(
+            "ix_questions_groups",
+            "live_event_id",
+            "triage_group_id",
+            sqlite_where=sql("triage_group_id IS NOT NULL"),
+            postgresql_where=sql("triage_group_id IS NOT NULL"),
+        ),
         # The triage stage's queue: only untriaged questions are in it, so it stays small.
         Index(
             "ix_questions_untriaged",

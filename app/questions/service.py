@@ -315,19 +315,19 @@ async def counts(session: AsyncSession, live_event: LiveEvent) -> QuestionCounts
     seq = await last_seq(session, live_event.id)
     mine = Question.live_event_id == live_event.id
     by_status = dict.fromkeys(Status, 0)
-    rows = await session.execute(
-        select(Question.status, func.count()).where(mine).group_by(Question.status)
-    )
-    for status, n in rows:
-        by_status[status] = n
     by_category: dict[str, int] = {}
+    # One pass in the order of ix_questions_queue_category, which holds both columns: no table
+    # read and no sort, however many questions a flood stored.
     rows = await session.execute(
-        select(Question.category, func.count())
-        .where(mine, Question.status.not_in([Status.archived, Status.merged]))
-        .group_by(Question.category)
+        select(Question.status, Question.category, func.count())
+        .where(mine)
+        .group_by(Question.status, Question.category)
     )
-    for category, n in rows:
-        by_category[category.value if category else "uncategorised"] = n
+    for status, category, n in rows:
+        by_status[status] += n
+        if status not in (Status.archived, Status.merged):
+            name = category.value if category else "uncategorised"
+            by_category[name] = by_category.get(name, 0) + n
     groups = await session.execute(
         select(Question.triage_group_id, func.count())
         .where(mine, Question.status != Status.archived, Question.triage_group_id.is_not(None))
