@@ -61,9 +61,9 @@ class Question(Base):
     # Order of the approved queue (lower first). A float, so a move writes one row.
     queue_position: Mapped[float] = mapped_column(Float, default=0.0)
     note: Mapped[str] = mapped_column(Text, default="")
-    # Indexed: every view of a question looks up the askers merged into it.
+    # Indexed (ix_questions_merged): every view of a question looks up the askers merged into it.
     merged_into_id: Mapped[int | None] = mapped_column(
-        ForeignKey("questions.id", ondelete="SET NULL"), index=True
+        ForeignKey("questions.id", ondelete="SET NULL")
     )
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     status_changed_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
@@ -92,6 +92,13 @@ class Question(Base):
         # the other pending questions.
         Index("ix_questions_queue", "live_event_id", "status", "id"),
         Index("ix_questions_queue_category", "live_event_id", "status", "category", "id"),
+        # Merged questions only: ingest's new ones are not, and pay nothing for it.
+        Index(
+            "ix_questions_merged",
+            "merged_into_id",
+            sqlite_where=sql("merged_into_id IS NOT NULL"),
+            postgresql_where=sql("merged_into_id IS NOT NULL"),
+        ),
         # The console's duplicate counts: grouped questions only (ingest's never are, so it
         # costs ingest nothing).
         Index(

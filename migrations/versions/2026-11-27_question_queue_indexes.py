@@ -26,7 +26,12 @@ def upgrade() -> None:
         batch_op.create_index(
             "ix_questions_queue_category", ["live_event_id", "status", "category", "id"]
         )
-        batch_op.create_index(batch_op.f("ix_questions_merged_into_id"), ["merged_into_id"])
+        batch_op.create_index(
+            "ix_questions_merged",
+            ["merged_into_id"],
+            sqlite_where=sa.text("merged_into_id IS NOT NULL"),
+            postgresql_where=sa.text("merged_into_id IS NOT NULL"),
+        )
         batch_op.drop_index(batch_op.f("ix_questions_live_event_id"))
         batch_op.drop_index(batch_op.f("ix_questions_status"))
         batch_op.create_index(
@@ -44,6 +49,6 @@ def downgrade() -> None:
         batch_op.drop_index("ix_questions_groups")
         batch_op.create_index(batch_op.f("ix_questions_status"), ["status"])
         batch_op.create_index(batch_op.f("ix_questions_live_event_id"), ["live_event_id"])
-        batch_op.drop_index(batch_op.f("ix_questions_merged_into_id"))
+        batch_op.drop_index("ix_questions_merged")
         batch_op.drop_index("ix_questions_queue_category")
         batch_op.drop_index("ix_questions_queue")
