@@ -664,11 +664,18 @@ def lexicon() -> Lexicon:
     return Lexicon.from_lines(data.read_text(encoding="utf-8").splitlines())
 
 
+def _cut(word: str) -> str:
+    # A plural's "s" or "x" first, so that "zenos" and "zeno", "bateaux" and "bateau" meet.
+    if len(word) > 4 and word[-1] in "sx":
+        word = word[:-1]
+    return word[:5]
+
+
 @cache
 def _topic_terms(word: str) -> tuple[str, ...]:
     # Cached per word: a live's vocabulary is small, and the prefix scan is the slow part.
     concepts = lexicon().concepts(word)
-    return tuple(f"c:{c}" for c in concepts) if concepts else (word[:5],)
+    return tuple(f"c:{c}" for c in concepts) if concepts else (_cut(word),)
 
 
 def stems(text: str) -> str:
