@@ -472,9 +472,10 @@ def features_text(text: str) -> str:
 
 
 def topic_text(text: str) -> str:
-    """The words two duplicates share: no links, mentions, hashtags' '#', or stop words."""
+    """The words two duplicates share: no links, mentions, hashtags' '#', or stop words; the
+    lexicon's phrases ("en ligne", "laid off") made one word each."""
     body = _HASHTAG.sub(r"\1", _MENTION.sub(" ", _URL.sub(" ", text)))
-    words = re.findall(r"\w+", fold(body))
+    words = _WORD.findall(lexicon().join(fold(body)))
     return " ".join(w for w in words if w not in _STOPWORDS and len(w) > 1)
 
 
@@ -626,15 +627,20 @@ def language(text: str) -> str:
 @dataclass(frozen=True, slots=True)
 class Lexicon:
     """Topic words of both languages mapped to shared concepts. A word ending in "*" is a
-    prefix ("fermetur*" covers "fermeture" and "fermetures"); matching is on folded words."""
+    prefix ("fermetur*" covers "fermeture" and "fermetures"); an entry of several words is a
+    phrase ("en ligne", "laid off"), which a post's words must follow in order; matching is
+    on folded words."""
 
     exact: dict[str, tuple[str, ...]]
     prefixes: tuple[tuple[str, str], ...]  # longest first
+    # The phrases, longest first, as one pattern over folded text (None without phrases).
+    phrases: re.Pattern[str] | None = None
 
     @classmethod
     def from_lines(cls, lines: Iterable[str]) -> "Lexicon":
         exact: dict[str, list[str]] = {}
         prefixes: list[tuple[str, str]] = []
+        phrases: list[list[str]] = []
         for line in lines:
             if not line.strip():
                 continue
@@ -644,10 +650,24 @@ class Lexicon:
                 word = fold(str(word))
                 if word.endswith("*"):
                     prefixes.append((word[:-1], concept))
-                else:
-                    exact.setdefault(word, []).append(concept)
+                    continue
+                parts = _WORD.findall(word)
+                if len(parts) > 1:
+                    phrases.append(parts)
+                exact.setdefault("_".join(parts), []).append(concept)
         prefixes.sort(key=lambda p: -len(p[0]))
-        return cls({w: tuple(c) for w, c in exact.items()}, tuple(prefixes))
+        pattern = None
+        if phrases:
+            # Words of a phrase may be apart by spaces, an apostrophe or a hyphen.
+            alternatives = sorted({r"\W+".join(map(re.escape, p)) for p in phrases}, key=len)
+            pattern = re.compile(r"\b(?:" + "|".join(reversed(alternatives)) + r")\b")
+        return cls({w: tuple(c) for w, c in exact.items()}, tuple(prefixes), pattern)
+
+    def join(self, folded: str) -> str:
+        """``folded`` with each of the lexicon's phrases made one word ("en_ligne")."""
+        if self.phrases is None:
+            return folded
+        return self.phrases.sub(lambda m: "_".join(_WORD.findall(m.group(0))), folded)
 
     def concepts(self, word: str) -> tuple[str, ...]:
         found = list(self.exact.get(word, ()))

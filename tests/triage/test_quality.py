@@ -43,6 +43,7 @@ def test_lexicon_maps_both_languages_to_one_concept() -> None:
             '{"concept": "close", "words": ["closing", "closed", "fermetur*", "Fermé"]}',
             "",
             '{"concept": "branch", "words": ["branch*", "agence*"]}',
+            '{"concept": "site", "words": ["website", "en ligne", "online"]}',
         ]
     )
     assert lexicon.concepts("closing") == ("close",)
@@ -50,9 +51,14 @@ def test_lexicon_maps_both_languages_to_one_concept() -> None:
     assert lexicon.concepts("ferme") == ("close",)  # entries are folded like posts
     assert lexicon.concepts("agences") == lexicon.concepts("branches") == ("branch",)
     assert lexicon.concepts("close") == ()  # exact words are exact
+    # A phrase is one word once joined: "ligne" alone would read as a bus or metro line.
+    assert lexicon.join("payer en ligne, en-ligne") == "payer en_ligne, en_ligne"
+    assert lexicon.concepts("en_ligne") == lexicon.concepts("online") == ("site",)
     bundled = service.lexicon()
     assert bundled.concepts("remboursement") == bundled.concepts("refund") == ("refund",)
     assert service.stems("Vous fermez des agences ?") == "c:close c:branch"
+    assert sorted(service.stems("Paiement en ligne").split()) == ["c:site", "c:transfer"]
+    assert sorted(service.stems("online payment").split()) == ["c:site", "c:transfer"]
 
 
 def test_the_same_question_in_french_and_english_is_one_group() -> None:
