@@ -67,6 +67,8 @@ PAIR_FEATURES = (
     "shared_others",
     "shared_numbers",
     "shared_tags",
+    "shared_names",
+    "other_names",
     "fewer_terms",
     "more_terms",
     "one_language",
@@ -104,6 +106,10 @@ _WORD = re.compile(r"\w+")
 # posts is often the same incident or the same announcement.
 _NUMBER = re.compile(r"\w*\d[\w%€]*")
 _TAG = re.compile(r"[#@](\w+)")
+# A capitalised word, or a part of a hashtag or handle in camel case ("#AskReelvia").
+_CAPITALISED = re.compile(r"[A-ZÀ-Ý][a-zà-ÿ]{3,}")
+# Hashtags' parts that name no show.
+_TAG_WORDS = frozenset(["ask", "live", "question", "questions"])
 _SPACES = re.compile(r"\s+")
 # Words that carry no topic: left out when comparing two posts for duplicates.
 _STOPWORDS = frozenset(
@@ -741,6 +747,20 @@ def _frenchness(text: str) -> float:
     return (french - english) / (french + english) if french + english else 0.0
 
 
+def names(text: str) -> frozenset[str]:
+    """The post's capitalised words of four letters or more that are neither stop words nor
+    lexicon concepts, hashtags' and handles' parts included: mostly the brands, places and
+    products it names (and the first word of a sentence, which the pair model weighs with
+    the rest)."""
+    body = _URL.sub(" ", text)
+    found = set()
+    for word in _CAPITALISED.findall(body):
+        folded = fold(word)
+        if folded not in _STOPWORDS and folded not in _TAG_WORDS and not lexicon().concepts(folded):
+            found.add(folded)
+    return frozenset(found)
+
+
 def pair_features(
     texts: Sequence[str], categories: Sequence[Category], sure: Sequence[bool]
 ) -> Any:
@@ -769,6 +789,11 @@ def pair_features(
     shared_concepts, shared_others = shared(concepts), shared(others)
     numbers = shared([" ".join(_NUMBER.findall(fold(t))) for t in texts])
     tags = shared([" ".join(fold(m) for m in _TAG.findall(t)) for t in texts])
+    named = [" ".join(names(t)) for t in texts]
+    shared_names = shared(named)
+    has_names = np.array([bool(n) for n in named], dtype=np.float64)
+    # Both posts name something and nothing alike: most often two shows' brands.
+    other_names = (shared_names == 0) * has_names[:, None] * has_names[None, :]
     lengths = np.array([len(t.split()) for t in terms], dtype=np.float64)
     fewer = np.minimum.outer(lengths, lengths)
     more = np.maximum.outer(lengths, lengths)
@@ -787,6 +812,8 @@ def pair_features(
         "shared_others": np.log1p(shared_others),
         "shared_numbers": np.minimum(numbers, 2.0),
         "shared_tags": np.minimum(tags, 2.0),
+        "shared_names": np.minimum(shared_names, 2.0),
+        "other_names": other_names,
         "fewer_terms": np.log1p(fewer),
         "more_terms": np.log1p(more),
         "one_language": one_language,
