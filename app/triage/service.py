@@ -29,7 +29,7 @@ import unicodedata
 from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from functools import cache
+from functools import cache, lru_cache
 from importlib import resources
 from typing import Any
 
@@ -480,6 +480,12 @@ def features_text(text: str) -> str:
     return _SPACES.sub(" ", f"{body} {' '.join(marks)}").strip()
 
 
+# Posts whose topic words, names and language ``pair_features`` keeps: the stage compares each
+# batch with a LiveEvent's latest questions, the same ones batch after batch.
+_REMEMBERED = 4096
+
+
+@lru_cache(maxsize=_REMEMBERED)
 def topic_text(text: str) -> str:
     """The words two duplicates share: no links, mentions, hashtags' '#', or stop words; the
     lexicon's phrases ("en ligne", "laid off") made one word each."""
@@ -740,6 +746,7 @@ def _cosines(vectorizer: TfidfVectorizer | CountVectorizer, documents: Sequence[
     return (matrix @ matrix.T).toarray()
 
 
+@lru_cache(maxsize=_REMEMBERED)
 def _frenchness(text: str) -> float:
     """From -1 (English) to 1 (French), by the commonest words of each: a cross-language
     pair shares fewer terms than a same-language one for the same question, and the pair
@@ -781,6 +788,11 @@ class Background:
 _NO_BACKGROUND = Background(0, {}, {})
 
 
+@lru_cache(maxsize=_REMEMBERED)
+def _grams(topic: str) -> tuple[str, ...]:
+    return tuple(_GRAMS(topic))
+
+
 def _weigh(documents: Sequence[Sequence[str]], seen: dict[str, int], corpus: int) -> Any:
     """TF-IDF rows (sublinear TF, L2-normalised), which terms each document has, and each
     term's rarity (its IDF less one, as a share of the largest possible), with document
@@ -814,6 +826,7 @@ def _cosine(weighted: Any) -> Any:
     return np.asarray((weighted @ weighted.T).todense())
 
 
+@lru_cache(maxsize=_REMEMBERED)
 def names(text: str) -> frozenset[str]:
     """The post's capitalised words of four letters or more that are neither stop words nor
     lexicon concepts, hashtags' and handles' parts included: mostly the brands, places and
@@ -823,7 +836,8 @@ def names(text: str) -> frozenset[str]:
     found = set()
     for word in _CAPITALISED.findall(body):
         folded = fold(word)
-        if folded not in _STOPWORDS and folded not in _TAG_WORDS and not lexicon().concepts(folded):
+        concept = _topic_terms(folded)[0].startswith("c:")
+        if folded not in _STOPWORDS and folded not in _TAG_WORDS and not concept:
             found.add(folded)
     return frozenset(found)
 
@@ -842,7 +856,8 @@ def pair_features(
     (a cross-language pair meets through concepts alone); and their categories. Terms' rarity
     is counted in the batch and in ``background``."""
     n = len(texts)
-    terms = [stems(t).split() for t in texts]
+    topics = [topic_text(t) for t in texts]
+    terms = [[term for word in topic.split() for term in _topic_terms(word)] for topic in topics]
     concepts = [[w for w in t if w.startswith("c:")] for t in terms]
     others = [[w for w in t if not w.startswith("c:")] for t in terms]
     corpus = background.posts
@@ -855,7 +870,7 @@ def pair_features(
     other_weights, other_present, _ = _weigh(others, background.terms, corpus)
     other_terms = _cosine(other_weights)
     shared_others = _cosine(other_present)
-    grams, _, _ = _weigh([_GRAMS(topic_text(t)) for t in texts], background.grams, corpus)
+    grams, _, _ = _weigh([_grams(topic) for topic in topics], background.grams, corpus)
     characters = _cosine(grams)
 
     def shared(documents: Sequence[str]) -> Any:
