@@ -14,7 +14,9 @@ set. ``--cross-validate`` trains the model on four fifths of a labelled file and
 fifth left out, five times (duplicates always on the same side, so a post is never predicted
 by a model trained on its twin): the categories' scores at several complaint weights (how
 ``COMPLAINT_WEIGHT`` is chosen), then grouping at several thresholds with the predicted
-categories, as ``make eval`` groups. ``data/dev.jsonl`` is never trained on, and was
+categories, as ``make eval`` groups. Both group each fifth with a pair model
+(``service.PairModel``) trained on the other four, so no pair is scored by a model that
+learnt it. ``data/dev.jsonl`` is never trained on, and was
 written after the lexicon: it tells how grouping does on the vocabulary of shows triage has
 not seen (its macro-F1 means little: it has no praise and no chit-chat).
 """
