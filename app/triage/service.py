@@ -51,8 +51,8 @@ GROUPED = frozenset({Category.question, Category.complaint, Category.rumour, Cat
 # Average probability of being duplicates (``PairModel``) within which posts are one group.
 # Chosen on the training set, never on eval/: pairwise F1 with the categories the model
 # predicts for posts it was not trained on, the pair model trained on the other four fifths
-# (python -m app.triage.evaluate --cross-validate app/triage/data/train.jsonl), is 0.80-0.81
-# from 0.16 to 0.30; data/dev.jsonl, posts of shows neither the models nor the lexicon has
+# (python -m app.triage.evaluate --cross-validate app/triage/data/train.jsonl), is 0.80-0.82
+# from 0.12 to 0.30; data/dev.jsonl, posts of shows neither the models nor the lexicon has
 # seen (python -m app.triage.evaluate app/triage/data/dev.jsonl), is at its best from 0.26
 # up. 0.28 is on both plateaus.
 SAME_QUESTION = 0.28
@@ -827,6 +827,32 @@ def _cosine(weighted: Any) -> Any:
 
 
 @lru_cache(maxsize=_REMEMBERED)
+def tag_names(text: str) -> frozenset[str]:
+    """The ``names`` in the post's hashtags and handles alone ("#AskOrsane", "@BanqueOrsane":
+    "orsane", "banque"): the show it was written to, most often."""
+    return names(" ".join(f"#{tag}" for tag in _TAG.findall(text)))
+
+
+def other_shows(texts: Sequence[str]) -> Any:
+    """Pairs of posts written to two shows (n, n booleans): both are tagged (hashtags,
+    handles), and neither names the show the other is tagged for. "#AskOrsane" and
+    "@BanqueOrsane" are one show; "#AskOrsane" and "#RailexaLive" two. A LiveEvent's posts
+    are triaged together, but a batch may hold several (and the evaluation set does)."""
+    tagged = [tag_names(t) for t in texts]
+    named = [names(t) for t in texts]
+    return np.array(
+        [
+            [
+                bool(a) and bool(b) and not (a & m) and not (b & n)
+                for b, m in zip(tagged, named, strict=True)
+            ]
+            for a, n in zip(tagged, named, strict=True)
+        ],
+        dtype=bool,
+    )
+
+
+@lru_cache(maxsize=_REMEMBERED)
 def names(text: str) -> frozenset[str]:
     """The post's capitalised words of four letters or more that are neither stop words nor
     lexicon concepts, hashtags' and handles' parts included: mostly the brands, places and
@@ -1016,8 +1042,8 @@ def group(
     clustered together, since the model mistakes one for another more often than two posts
     on one topic differ in kind; two posts of different categories are still kept apart when
     both categories are sure (``confidences`` above ``SURE``; without ``confidences``, every
-    category is sure). Ids are "g1", "g2"... in order of first post; a post like no other
-    has None."""
+    category is sure), and so are two posts tagged for two shows (``other_shows``). Ids are
+    "g1", "g2"... in order of first post; a post like no other has None."""
     sure = [c > SURE for c in confidences] if confidences is not None else [True] * len(texts)
     cluster_of: list[tuple[str, int] | None] = [None] * len(texts)
     for family, limit in (("topic", threshold), ("spam", spam_threshold)):
@@ -1040,6 +1066,9 @@ def group(
         values = np.array([k.value for k in kinds])
         flags = np.array(certain)
         apart = (values[:, None] != values[None, :]) & flags[:, None] & flags[None, :]
+        if family == "topic":
+            # A group never spans two shows (a spam repost does, under each show's hashtag).
+            apart |= other_shows([texts[i] for i in members])
         # Far beyond any threshold, even averaged over two large clusters.
         similarity[apart] = -_APART
         for i, label, has_topic in zip(members, _clusters(similarity, limit), topical, strict=True):

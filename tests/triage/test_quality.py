@@ -204,3 +204,31 @@ def test_the_pair_model_needs_duplicates_to_learn_from() -> None:
     ]
     with pytest.raises(ValueError, match="pairs of duplicates"):
         service.PairModel(posts)
+
+
+def test_posts_tagged_for_two_shows_are_never_one_group() -> None:
+    texts = [
+        "My train was cancelled by the strike: refund or voucher? #AskRailexa",
+        "Train cancelled because of the strike, do I get a refund or a voucher? @Railexa",
+        "Flight cancelled by the strike: refund or only a voucher? #AskAerlune",
+        "Is Railexa refunding tickets cancelled by the strike, or just vouchers? #AerluneLive",
+    ]
+    shows = service.other_shows(texts)
+    assert not shows[0, 1]  # "#AskRailexa" and "@Railexa": one show
+    assert shows[0, 2]
+    assert shows[1, 2]
+    # Tagged for one show, naming the other: not told apart.
+    assert not shows[0, 3]
+    assert not shows[2, 3]
+    groups = service.group(texts[:3], [Category.question] * 3)
+    assert groups[0] is not None
+    assert groups[0] == groups[1]
+    assert groups[2] is None
+    # Spam is reposted under every show's hashtag: still one group.
+    spam = [
+        "FREE 1000€ gift card, click now 👉 gift-card.example.net #AskRailexa",
+        "FREE 1000€ gift card, click now 👉 gift-card.example.net #AskAerlune",
+    ]
+    reposted = service.group(spam, [Category.spam] * 2)
+    assert reposted[0] is not None
+    assert reposted[0] == reposted[1]
