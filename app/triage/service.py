@@ -80,6 +80,7 @@ PAIR_FEATURES = (
     "terms_across_languages",
     "concept_share",
     "shared_rarity",
+    "unshared_concepts",
 )
 # Spam is merged only when the same message is reposted (two scams of one kind are two posts):
 # a stricter similarity, chosen on the training set with --tune as well.
@@ -877,10 +878,12 @@ def pair_features(
     """What ``PairModel`` weighs for each pair of posts, an array (n, n, len(PAIR_FEATURES)):
     how alike their topic terms are as a whole, as lexicon concepts alone (which carry a
     question across languages) and as other words, their character n-grams; how many
-    concepts, other terms, numbers ("40%", "SK482") and hashtags or handles they share; how
-    long they are (two long posts share words by chance); whether they are in one language
-    (a cross-language pair meets through concepts alone); and their categories. Terms' rarity
-    is counted in the batch and in ``background``."""
+    concepts, other terms, numbers ("40%", "SK482"), hashtags or handles and names they share,
+    and how rare the terms they share are; how many concepts one has and the other not (two
+    questions on one theme differ there); how long they are (two long posts share words by
+    chance); whether they are in one language (a cross-language pair meets through concepts
+    alone); and their categories. Terms' rarity is counted in the batch and in
+    ``background``."""
     n = len(texts)
     topics = [topic_text(t) for t in texts]
     terms = [[term for word in topic.split() for term in _topic_terms(word)] for topic in topics]
@@ -938,6 +941,9 @@ def pair_features(
         "terms_across_languages": all_terms * (1.0 - one_language),
         "concept_share": shared_concepts / np.maximum(fewer, 1.0),
         "shared_rarity": shared_rarity,
+        "unshared_concepts": np.log1p(
+            np.add.outer(np.diag(shared_concepts), np.diag(shared_concepts)) - 2 * shared_concepts
+        ),
     }
     return np.stack([columns[name] for name in PAIR_FEATURES], axis=-1).reshape(
         n, n, len(PAIR_FEATURES)
