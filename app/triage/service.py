@@ -839,18 +839,16 @@ def other_shows(texts: Sequence[str]) -> Any:
     handles), and neither names the show the other is tagged for. "#AskOrsane" and
     "@BanqueOrsane" are one show; "#AskOrsane" and "#RailexaLive" two. A LiveEvent's posts
     are triaged together, but a batch may hold several (and the evaluation set does)."""
-    tagged = [tag_names(t) for t in texts]
-    named = [names(t) for t in texts]
-    return np.array(
-        [
-            [
-                bool(a) and bool(b) and not (a & m) and not (b & n)
-                for b, m in zip(tagged, named, strict=True)
-            ]
-            for a, n in zip(tagged, named, strict=True)
-        ],
-        dtype=bool,
-    )
+    tagged = [" ".join(tag_names(t)) for t in texts]
+    has_tags = np.array([bool(t) for t in tagged])
+    if has_tags.sum() < 2:
+        return np.zeros((len(texts), len(texts)), dtype=bool)
+    named = [" ".join(names(t)) for t in texts]
+    vectorizer = CountVectorizer(analyzer=str.split, binary=True).fit(tagged)
+    tags, named_tags = vectorizer.transform(tagged), vectorizer.transform(named)
+    # Names are a superset of tag names, so this counts shared tags too.
+    meet = (tags @ named_tags.T).toarray()
+    return (meet + meet.T == 0) & has_tags[:, None] & has_tags[None, :]
 
 
 @lru_cache(maxsize=_REMEMBERED)
