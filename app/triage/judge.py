@@ -63,13 +63,14 @@ NICENESS = 10
 
 
 def start_worker() -> None:
-    """The worker process's start: a lower priority, then the model imported and trained (a
+    """The worker process's start: a lower priority, then the models imported and trained (a
     few seconds of CPU), before the first batch rather than during it."""
     from app.triage import service
 
     with contextlib.suppress(OSError, AttributeError):  # not on every platform
         os.nice(NICENESS)
     service.classifier()
+    service.pair_model()
 
 
 def _groups(case: Case, categories: Sequence[str], joined: dict[int, int]) -> list[int | None]:

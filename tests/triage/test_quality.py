@@ -43,6 +43,7 @@ def test_lexicon_maps_both_languages_to_one_concept() -> None:
             '{"concept": "close", "words": ["closing", "closed", "fermetur*", "Fermé"]}',
             "",
             '{"concept": "branch", "words": ["branch*", "agence*"]}',
+            '{"concept": "site", "words": ["website", "en ligne", "online"]}',
         ]
     )
     assert lexicon.concepts("closing") == ("close",)
@@ -50,9 +51,14 @@ def test_lexicon_maps_both_languages_to_one_concept() -> None:
     assert lexicon.concepts("ferme") == ("close",)  # entries are folded like posts
     assert lexicon.concepts("agences") == lexicon.concepts("branches") == ("branch",)
     assert lexicon.concepts("close") == ()  # exact words are exact
+    # A phrase is one word once joined: "ligne" alone would read as a bus or metro line.
+    assert lexicon.join("payer en ligne, en-ligne") == "payer en_ligne, en_ligne"
+    assert lexicon.concepts("en_ligne") == lexicon.concepts("online") == ("site",)
     bundled = service.lexicon()
     assert bundled.concepts("remboursement") == bundled.concepts("refund") == ("refund",)
     assert service.stems("Vous fermez des agences ?") == "c:close c:branch"
+    assert sorted(service.stems("Paiement en ligne").split()) == ["c:site", "c:transfer"]
+    assert sorted(service.stems("online payment").split()) == ["c:site", "c:transfer"]
 
 
 def test_the_same_question_in_french_and_english_is_one_group() -> None:
@@ -149,3 +155,80 @@ def test_the_held_out_set_is_apart_from_training_and_evaluation() -> None:
     assert len(dev) >= 50
     close = [(a, b) for a in dev for b in [*train, *evaluation] if fuzz.ratio(a, b) >= 90]
     assert close == []
+
+
+def test_a_paraphrase_across_languages_is_grouped_other_questions_of_the_show_are_not() -> None:
+    texts = [
+        "Heard Orsane is being taken over by a foreign bank. Anything to it? #AskOrsane",
+        "C'est vrai qu'Orsane va être rachetée par une banque étrangère ?",
+        "Why did the Orsane savings rate drop again this month?",
+        "Les agences Orsane seront fermées le samedi maintenant ?",
+        "Is it true Orsane is closing branches on Saturdays from now on?",
+    ]
+    kinds = [Category.rumour, Category.rumour, Category.question, Category.question]
+    groups = service.group(texts, [*kinds, Category.question])
+    # The takeover rumour in English and French share no topic word but the brand: the
+    # lexicon's concepts ("taken over"/"rachetée", "foreign"/"étrangère") carry it.
+    assert groups[0] is not None
+    assert groups[0] == groups[1]
+    # Saturday closures, asked in both languages, are another group; the savings rate none.
+    assert groups[3] is not None
+    assert groups[3] == groups[4]
+    assert groups[3] != groups[0]
+    assert groups[2] is None
+
+
+def test_the_pair_model_weighs_what_two_posts_share() -> None:
+    model = service.pair_model()
+    same_show = ["Why is the Orsane premium going up in January?"] * 2
+    two_shows = [same_show[0], "Why is the Fibralis premium going up in January?"]
+    kinds = [Category.question] * 2
+    alike = model.probabilities(same_show, kinds, [True, True])
+    assert alike.shape == (2, 2)
+    assert np.allclose(alike, alike.T)
+    assert np.allclose(np.diag(alike), 1.0)
+    # Another show's brand makes the same words less likely one question.
+    assert model.probabilities(two_shows, kinds, [True, True])[0, 1] < alike[0, 1]
+    # Sure categories that differ make it unlikely.
+    apart = model.probabilities(same_show, [Category.question, Category.complaint], [True, True])
+    assert apart[0, 1] < alike[0, 1]
+    features = service.pair_features(same_show, kinds, [True, True])
+    assert features.shape == (2, 2, len(service.PAIR_FEATURES))
+    assert set(model.weights) == set(service.PAIR_FEATURES)
+
+
+def test_the_pair_model_needs_duplicates_to_learn_from() -> None:
+    posts = [
+        service.Grouped("Why is the price going up?", Category.question, None),
+        service.Grouped("When does the line reopen?", Category.question, None),
+    ]
+    with pytest.raises(ValueError, match="pairs of duplicates"):
+        service.PairModel(posts)
+
+
+def test_posts_tagged_for_two_shows_are_never_one_group() -> None:
+    texts = [
+        "My train was cancelled by the strike: refund or voucher? #AskRailexa",
+        "Train cancelled because of the strike, do I get a refund or a voucher? @Railexa",
+        "Flight cancelled by the strike: refund or only a voucher? #AskAerlune",
+        "Is Railexa refunding tickets cancelled by the strike, or just vouchers? #AerluneLive",
+    ]
+    shows = service.other_shows(texts)
+    assert not shows[0, 1]  # "#AskRailexa" and "@Railexa": one show
+    assert shows[0, 2]
+    assert shows[1, 2]
+    # Tagged for one show, naming the other: not told apart.
+    assert not shows[0, 3]
+    assert not shows[2, 3]
+    groups = service.group(texts[:3], [Category.question] * 3)
+    assert groups[0] is not None
+    assert groups[0] == groups[1]
+    assert groups[2] is None
+    # Spam is reposted under every show's hashtag: still one group.
+    spam = [
+        "FREE 1000€ gift card, click now 👉 gift-card.example.net #AskRailexa",
+        "FREE 1000€ gift card, click now 👉 gift-card.example.net #AskAerlune",
+    ]
+    reposted = service.group(spam, [Category.spam] * 2)
+    assert reposted[0] is not None
+    assert reposted[0] == reposted[1]
