@@ -33,7 +33,6 @@ from app.security import BodyLimit, LoginLimits, SecurityHeaders, SlidingWindow
 from app.serving import SERVE_SOURCES_ENV
 from app.triage.router import router as triage_router
 from app.triage.stage import TriageStage
-from app.web.desk import router as desk_router
 from app.web.router import router as web_router
 
 BackgroundJob = Callable[[FastAPI], Coroutine[Any, Any, None]]
@@ -139,7 +138,6 @@ def create_app(
         triage_router,
         realtime_router,
         web_router,
-        desk_router,
         ops_router,
     ):
         app.include_router(router)

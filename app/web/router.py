@@ -6,12 +6,15 @@ from urllib.parse import quote
 from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from app import cookies
 from app.accounts import service as accounts
 from app.accounts.deps import SESSION_COOKIE, OptionalUser, session_cookie
 from app.accounts.models import MODERATORS, PRESENTERS, Role, User
 from app.charter import service as charter
+from app.complaints import service as complaints
+from app.complaints.models import CaseStatus
 from app.db import SessionDep
 from app.events import service as events
 from app.events.models import LiveEvent
@@ -70,6 +73,20 @@ def _page(request: Request, name: str, user: User | None, **context: Any) -> HTM
     secret = request.app.state.settings.secret_key.get_secret_value()
     context.setdefault("csrf_token", token_for(request, secret))
     return templates.TemplateResponse(request, name, {"user": user, **context})
+
+
+async def _staff_access(
+    request: Request, session: AsyncSession, user: User | None, slug: str, roles: frozenset[Role]
+) -> tuple[LiveEvent, Role | None] | Response:
+    """A staff page's LiveEvent and the user's role on it, or the page to answer instead: the
+    login page for nobody, "not allowed" for a role not in ``roles``."""
+    if user is None:
+        return _login_redirect(request)
+    live_event = await events.get_by_slug(session, slug)
+    role = await events.role_on(session, user, live_event.id)
+    if role not in roles:
+        return _forbidden(request, user, role)
+    return live_event, role
 
 
 @router.get("/", response_model=None)
@@ -219,12 +236,10 @@ async def admin_event(
 async def moderate(
     request: Request, slug: str, session: SessionDep, user: OptionalUser
 ) -> Response:
-    if user is None:
-        return _login_redirect(request)
-    live_event = await events.get_by_slug(session, slug)
-    role = await events.role_on(session, user, live_event.id)
-    if role not in MODERATORS:
-        return _forbidden(request, user, role)
+    access = await _staff_access(request, session, user, slug, MODERATORS)
+    if isinstance(access, Response):
+        return access
+    live_event, _ = access
     # Each list's page reads the seq before its rows; the socket resumes from the smallest, so
     # nothing that changed while the page was read is missed (some may come twice: harmless).
     pages = [
@@ -251,12 +266,10 @@ async def moderate(
 
 @router.get("/present/{slug}", response_model=None)
 async def present(request: Request, slug: str, session: SessionDep, user: OptionalUser) -> Response:
-    if user is None:
-        return _login_redirect(request)
-    live_event = await events.get_by_slug(session, slug)
-    role = await events.role_on(session, user, live_event.id)
-    if role not in PRESENTERS:
-        return _forbidden(request, user, role)
+    access = await _staff_access(request, session, user, slug, PRESENTERS)
+    if isinstance(access, Response):
+        return access
+    live_event, role = access
     pages = [
         await questions.list_questions(session, live_event, status, 500, 0)
         for status in (Status.on_air, Status.approved, Status.answered)
@@ -273,6 +286,27 @@ async def present(request: Request, slug: str, session: SessionDep, user: Option
         charter=(await charter.view(session, live_event)).model_dump(mode="json"),
         # Only a moderator (or admin) may publish over a hard rule of the charter.
         can_override=role in MODERATORS,
+    )
+
+
+@router.get("/desk/{slug}", response_model=None)
+async def desk(request: Request, slug: str, session: SessionDep, user: OptionalUser) -> Response:
+    """The complaints desk: the server renders the first state, desk.js keeps it live."""
+    access = await _staff_access(request, session, user, slug, MODERATORS)
+    if isinstance(access, Response):
+        return access
+    live_event, _ = access
+    view = await complaints.desk(session, live_event)
+    team = await events.team(session, live_event)
+    return _page(
+        request,
+        "desk.html",
+        user,
+        live_event=LiveEventOut.model_validate(live_event).model_dump(mode="json"),
+        initial=view.model_dump(mode="json"),
+        team=[member.username for member in team if member.is_active],
+        statuses=[s.value for s in CaseStatus],
+        x_enabled=request.app.state.settings.x_credentials().can_post,
     )
 
 
