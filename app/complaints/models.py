@@ -70,16 +70,13 @@ class CaseChange(Base):
     at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
-# A LiveEvent without desk settings uses these.
+# A LiveEvent without desk settings uses this.
 DEFAULT_SLA_MINUTES = 30
-DEFAULT_FOLLOWUP_TEMPLATE = (
-    "Sorry about this, {asker}. Please send us your reference by DM so we can look into it. "
-    "{signature}"
-)
 
 
 class DeskSettings(Base):
-    """A LiveEvent's desk: its SLA and its follow-up template (one row, or the defaults)."""
+    """A LiveEvent's desk: its SLA (one row, or the default). The follow-up's templates and
+    signature are the editorial charter's (charter.service.templates, complaint_followup)."""
 
     __tablename__ = "complaint_desk_settings"
 
@@ -88,6 +85,3 @@ class DeskSettings(Base):
     )
     # Minutes from a complaint's arrival to our first response.
     sla_minutes: Mapped[int] = mapped_column(Integer, default=DEFAULT_SLA_MINUTES)
-    followup_template: Mapped[str] = mapped_column(Text, default=DEFAULT_FOLLOWUP_TEMPLATE)
-    # What {signature} becomes, e.g. the spokesperson's initials ("^CL").
-    signature: Mapped[str] = mapped_column(String(120), default="")

@@ -59,7 +59,8 @@ async def complaints_csv(session: SessionDep, access: Moderating) -> Response:
 
 @router.get("/events/{slug}/desk-settings")
 async def get_desk_settings(session: SessionDep, access: Moderating) -> DeskSettingsOut:
-    """The desk's SLA (minutes to a first response), follow-up template and signature."""
+    """The desk's SLA: minutes to a first response. (The follow-up's templates and signature
+    are the editorial charter's.)"""
     return await service.desk_settings(session, access.live_event)
 
 
@@ -67,8 +68,7 @@ async def get_desk_settings(session: SessionDep, access: Moderating) -> DeskSett
 async def edit_desk_settings(
     data: DeskSettingsIn, session: SessionDep, access: Moderating
 ) -> DeskSettingsOut:
-    """Change the SLA, the follow-up template ({asker} and {signature} are filled in) or the
-    signature; leave a field out to keep it."""
+    """Change the SLA."""
     return await service.update_settings(session, access.live_event, data)
 
 
@@ -99,8 +99,8 @@ async def move_to_stage(
 async def propose_followup(
     question_id: IdPath, request: Request, session: SessionDep, _: Moderator
 ) -> FollowupProposal:
-    """The LiveEvent's follow-up template filled in for this asker, whether X allows it as a
-    reply, and what is wrong with it."""
+    """The charter's complaint follow-up templates filled in for this asker, whether X allows
+    it as a reply, and what is wrong with the first."""
     await service.case_view(session, question_id)
     return await service.propose_followup(session, question_id, _x_enabled(request))
 

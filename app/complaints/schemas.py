@@ -100,10 +100,19 @@ class FollowupCheck(BaseModel):
     spend: AnswerSpend | None
 
 
+class FollowupTemplate(BaseModel):
+    """One of the charter's complaint follow-up templates, filled in for the asker."""
+
+    name: str
+    text: str
+
+
 class FollowupProposal(FollowupCheck):
-    """What the desk proposes: the template filled in for this asker, and how it can go."""
+    """What the desk proposes: the charter's first complaint follow-up template filled in for
+    this asker (the others too, to pick from), and how it can go."""
 
     text: str
+    templates: list[FollowupTemplate]
     can_reply: bool
     # Why an X reply is not possible, when it is not: the moderator copies the text instead.
     reply_blocked_because: str
@@ -119,21 +128,15 @@ class DeskSettingsOut(BaseModel):
     model_config = ConfigDict(from_attributes=True)
 
     sla_minutes: int
-    followup_template: str
-    signature: str
 
 
 class DeskSettingsIn(BaseModel):
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+    model_config = ConfigDict(extra="forbid")
 
     # From a few minutes to a week: beyond that a "timer" means nothing.
     sla_minutes: int | None = Field(None, ge=1, le=7 * 24 * 60, json_schema_extra=never_null)
-    followup_template: str | None = Field(
-        None, min_length=1, max_length=1000, json_schema_extra=never_null
-    )
-    signature: str | None = Field(None, max_length=120, json_schema_extra=never_null)
 
-    @field_validator("sla_minutes", "followup_template", "signature")
+    @field_validator("sla_minutes")
     @classmethod
     def _not_null(cls, value: object) -> object:
         return reject_null(value)

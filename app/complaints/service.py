@@ -12,9 +12,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.accounts.models import Role, User
 from app.charter import service as charter
-from app.charter.schemas import Network, Severity
+from app.charter.schemas import Network, Severity, TemplateKind
 from app.complaints.models import (
-    DEFAULT_FOLLOWUP_TEMPLATE,
     DEFAULT_SLA_MINUTES,
     CaseChange,
     CaseStatus,
@@ -32,6 +31,7 @@ from app.complaints.schemas import (
     FollowupOut,
     FollowupProblem,
     FollowupProposal,
+    FollowupTemplate,
 )
 from app.db import utcnow
 from app.errors import Conflict, NotFound
@@ -60,16 +60,11 @@ DESK_LIMIT = 2000
 async def _settings_row(session: AsyncSession, live_event_id: int) -> DeskSettings:
     row = await session.get(DeskSettings, live_event_id)
     # Not added to the session: a LiveEvent without a row simply has the defaults.
-    return row or DeskSettings(
-        live_event_id=live_event_id,
-        sla_minutes=DEFAULT_SLA_MINUTES,
-        followup_template=DEFAULT_FOLLOWUP_TEMPLATE,
-        signature="",
-    )
+    return row or DeskSettings(live_event_id=live_event_id, sla_minutes=DEFAULT_SLA_MINUTES)
 
 
 async def desk_settings(session: AsyncSession, live_event: LiveEvent) -> DeskSettingsOut:
-    """The LiveEvent's SLA, follow-up template and signature (defaults until set)."""
+    """The LiveEvent's desk settings: its SLA (the default until set)."""
     return DeskSettingsOut.model_validate(await _settings_row(session, live_event.id))
 
 
@@ -84,7 +79,7 @@ async def update_settings(
         session.add(row)
     fields = data.model_dump(exclude_unset=True)
     if not fields:
-        raise Conflict("nothing to change: give sla_minutes, followup_template or signature")
+        raise Conflict("nothing to change: give sla_minutes")
     for name, value in fields.items():
         setattr(row, name, value)
     await session.flush()
@@ -423,25 +418,6 @@ async def move_to_stage(
 _PLACEHOLDER = re.compile(r"\{[a-z_]+\}")
 
 
-# "{asker}" with what leads to it (", {asker}"), for an asker we know no name of.
-_ASKER_WITH_LEAD = re.compile(r"[ ,]*\{asker\}")
-
-
-def _asker(question: Question) -> str:
-    if question.author_handle:
-        return f"@{question.author_handle}"
-    return question.author_name
-
-
-def fill_template(template: str, question: Question, signature: str) -> str:
-    """The template with {asker} and {signature} filled in. Plain replacement, never
-    str.format: a template is operator text, and format would read attributes. An anonymous
-    asker is simply not named ("Sorry about this, {asker}." becomes "Sorry about this.")."""
-    asker = _asker(question)
-    text = template.replace("{asker}", asker) if asker else _ASKER_WITH_LEAD.sub("", template)
-    return text.replace("{signature}", signature).strip()
-
-
 async def check_followup(
     session: AsyncSession, live_event: LiveEvent, question: Question, text: str, network: str
 ) -> list[FollowupProblem]:
@@ -479,15 +455,6 @@ async def check_followup(
                 hard=True,
             )
         )
-    settings = await _settings_row(session, live_event.id)
-    if settings.signature and settings.signature not in text:
-        problems.append(
-            FollowupProblem(
-                rule="signature",
-                message=f"the signature {settings.signature!r} is missing",
-                hard=False,
-            )
-        )
     return problems
 
 
@@ -514,15 +481,23 @@ def _reply_blocked(question: Question, x_enabled: bool) -> str:
 async def propose_followup(
     session: AsyncSession, question_id: int, x_enabled: bool
 ) -> FollowupProposal:
-    """The LiveEvent's follow-up template filled in for this asker, checked."""
+    """The charter's complaint follow-up templates filled in for this asker, the first
+    checked. A charter without one proposes an empty text, which the check calls empty."""
     question = await questions.get(session, question_id)
     live_event = await live_event_of(session, question)
-    settings = await _settings_row(session, live_event.id)
-    text = fill_template(settings.followup_template, question, settings.signature)
+    rules = await charter.get(session, live_event)
+    asker = charter.asker_of(question)
+    filled = [
+        FollowupTemplate(name=t.name, text=charter.render(t, rules, asker))
+        for t in rules.templates
+        if t.kind == TemplateKind.complaint_followup
+    ]
+    text = filled[0].text if filled else ""
     blocked = _reply_blocked(question, x_enabled)
     checked = await check_for(session, question, text, x_enabled)
     return FollowupProposal(
         text=text,
+        templates=filled,
         can_reply=not blocked,
         reply_blocked_because=blocked,
         problems=checked.problems,

@@ -85,7 +85,8 @@ function problemList(problems) {
   return problems.map((p) => el("li", { class: p.hard ? "hard" : "", text: `${p.hard ? "Blocks: " : "Warning: "}${p.message}` }));
 }
 
-// The follow-up editor: the LiveEvent's template filled in, checked as the moderator types.
+// The follow-up editor: the charter's complaint follow-up template filled in (another can be
+// picked), checked as the moderator types.
 async function openFollowup(c, box) {
   let proposal;
   try { proposal = await api(`/api/v1/complaints/${c.question_id}/followup`); } catch (error) { say(error.message, "error"); return; }
@@ -96,6 +97,11 @@ async function openFollowup(c, box) {
   let hard = proposal.problems.some((p) => p.hard);
   const override = el("button", { type: "button", class: "secondary", text: "Send anyway (override, recorded)", hidden: !hard });
   let timer = null;
+  const picker = proposal.templates.length > 1 ? el("label", { text: "Template " },
+    el("select", { onchange: (event) => {
+      text.value = proposal.templates[Number(event.target.value)].text;
+      text.dispatchEvent(new Event("input"));
+    } }, ...proposal.templates.map((t, i) => el("option", { value: String(i), text: t.name })))) : null;
   text.addEventListener("input", () => {
     clearTimeout(timer);
     timer = setTimeout(async () => {
@@ -121,7 +127,7 @@ async function openFollowup(c, box) {
   const canReply = proposal.can_reply;
   override.onclick = () => send(canReply ? "x_reply" : "copied", true);
   box.replaceChildren(
-    el("label", { htmlFor: id, text: `Follow-up to ${asker(c)}` }), text, problems, canReply ? price : null,
+    picker, el("label", { htmlFor: id, text: `Follow-up to ${asker(c)}` }), text, problems, canReply ? price : null,
     canReply ? null : el("p", { class: "muted", text: `No X reply: ${proposal.reply_blocked_because}.` }),
     el("div", { class: "actions" },
       canReply ? el("button", { type: "button", class: "primary", text: "Send as X reply", onclick: () => send("x_reply") }) : null,
@@ -252,8 +258,6 @@ document.getElementById("settings").addEventListener("submit", async (event) => 
   try {
     settings = await api(`/api/v1/events/${slug}/desk-settings`, { method: "PATCH", body: {
       sla_minutes: Number(form.elements.sla_minutes.value),
-      followup_template: form.elements.followup_template.value,
-      signature: form.elements.signature.value,
     } });
     say("Desk settings saved.");
     render();
@@ -263,8 +267,6 @@ document.getElementById("settings").addEventListener("submit", async (event) => 
 function fillSettings() {
   const form = document.getElementById("settings");
   form.elements.sla_minutes.value = settings.sla_minutes;
-  form.elements.followup_template.value = settings.followup_template;
-  form.elements.signature.value = settings.signature;
 }
 
 connect({

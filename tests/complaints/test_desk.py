@@ -308,7 +308,8 @@ async def test_a_stale_desk_plus_its_updates_equals_a_fresh_read(
             ),
             ("POST", f"{C}/{second}/move-to-stage", None),
             ("POST", f"{Q}/{second}/approve", None),
-            ("PATCH", "/api/v1/events/ask-test/desk-settings", {"signature": "^MO"}),
+            # The same SLA again: the cases' deadlines stay, the desks still hear of it.
+            ("PATCH", "/api/v1/events/ask-test/desk-settings", {"sla_minutes": 30}),
         ]
         for method, path, body in steps:
             response = await http.request(method, path, json=body, headers=moderator.headers)

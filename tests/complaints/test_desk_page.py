@@ -58,13 +58,20 @@ async def test_a_complaint_arrives_live_and_is_resolved_on_the_desk(
         "Asked the payments team"
     )
 
-    # The follow-up: the template filled in, checked live, copied (no X reply for this asker).
+    # The follow-up: the charter's template filled in (another one picked), checked live,
+    # copied (no X reply for this asker).
     await card.get_by_role("button", name="Write follow-up").click()
     editor = card.get_by_label("Follow-up to Anonymous")
     await expect(editor).to_have_value(
-        "Sorry about this. Please send us your reference by DM so we can look into it."
+        "We are sorry about this. Send us your customer reference by private message and we "
+        "will look into it today."
     )
     assert await violations(desk) == [], "the desk passes axe (WCAG 2.1 AA), editor open"
+    await card.get_by_label("Template").select_option(label="Réclamation : votre référence en MP")
+    await expect(editor).to_have_value(
+        "Nous sommes désolés. Envoyez-nous votre référence client en message privé, nous "
+        "regardons cela aujourd'hui."
+    )
     await expect(card).to_contain_text("No X reply")
     await editor.fill("Sorry {asker}, DM us")
     await expect(card.locator(".problems .hard")).to_contain_text("unfilled placeholder")

@@ -15,7 +15,7 @@ from app.charter import service as charter
 from app.charter.schemas import CharterIn
 from app.complaints import service as complaints
 from app.complaints.models import CaseChange
-from app.complaints.schemas import DeskSettingsIn, FollowupIn
+from app.complaints.schemas import FollowupIn
 from app.db import NullNotifier, unit_of_work
 from app.errors import Conflict
 from app.events import service as events
@@ -42,7 +42,9 @@ async def setup_show(maker: async_sessionmaker[AsyncSession]) -> None:
             ),
         )
         await accounts.create_user(session, "mo", "password-123", Role.moderator)
-        await complaints.update_settings(session, show, DeskSettingsIn(signature="^MO"))
+        # The follow-up's templates and signature are the charter's (its default templates).
+        admin = await accounts.create_user(session, "op", "password-123", Role.admin)
+        await charter.save(session, show, CharterIn(signature="^MO"), admin)
 
 
 async def complained(
@@ -83,12 +85,15 @@ async def test_followup_is_an_x_reply_where_x_allows_it(
     question_id, post_id = await complained(maker, sandbox, mention=True)
     async with maker() as session:
         proposal = await complaints.propose_followup(session, question_id, x_enabled=True)
-    asker = proposal.text.split(",")[1].split(".")[0].strip()
+    asker = proposal.text.split()[0]
     assert asker.startswith("@asker")
     assert proposal.text == (
-        f"Sorry about this, {asker}. Please send us your reference by DM so we can look into "
-        "it. ^MO"
+        f"{asker} We are sorry about this. Send us your customer reference by private message "
+        "and we will look into it today. ^MO"
     )
+    # The charter's other complaint follow-up templates, filled in, to pick from.
+    assert [t.name for t in proposal.templates][1:] == ["Réclamation : votre référence en MP"]
+    assert proposal.templates[1].text.startswith(f"{asker} Nous sommes désolés.")
     assert proposal.can_reply
     assert proposal.problems == []
     # What it costs: one summoned reply; a URL would make it a post with a URL, priced as such.
@@ -160,8 +165,9 @@ async def test_a_follow_up_breaking_a_hard_rule_needs_an_override_which_is_kept(
     async with maker() as session:
         show = await events.get_by_slug(session, "ask-test")
         asker = await questions.get(session, question_id)
-        soft = await complaints.check_followup(session, show, asker, "Sorry, DM us.", "x")
-    assert [(p.rule, p.hard) for p in soft] == [("signature", False)]
+        missing = await complaints.check_followup(session, show, asker, "Sorry, DM us.", "x")
+    # The charter's signature rule, hard by default.
+    assert [(p.rule, p.hard) for p in missing] == [("signature", True)]
     await send(maker, question_id, "Sorry {asker}, DM us. ^MO", "copied", override=True)
     async with maker() as session:
         trail = (await session.scalars(select(CaseChange).order_by(CaseChange.id))).all()
@@ -181,8 +187,10 @@ async def test_a_follow_up_is_held_to_the_editorial_charter(
     question_id, _ = await complained(maker, sandbox, mention=True)
     async with unit_of_work(maker, NullNotifier()) as session:
         show = await events.get_by_slug(session, "ask-test")
-        admin = await accounts.create_user(session, "op", "password-123", Role.admin)
-        await charter.save(session, show, CharterIn(forbidden_words=["compensation"]), admin)
+        admin = await accounts.get_user(session, "op")
+        await charter.save(
+            session, show, CharterIn(forbidden_words=["compensation"], signature="^MO"), admin
+        )
     async with maker() as session:
         show = await events.get_by_slug(session, "ask-test")
         asker = await questions.get(session, question_id)
