@@ -194,6 +194,10 @@ def make_engine(url: str, **kwargs: Any) -> AsyncEngine:
         # Read-only work (the update feeds, socket replay) asks for a plain BEGIN, which WAL
         # lets run beside a writer.
         readonly = conn.get_execution_options().get(READONLY_OPTION, False)
+        # query_only makes "read-only" a guarantee: a write in such a session fails rather
+        # than quietly taking the write lock. The flag stays on the pooled connection, so a
+        # writer turns it off again.
+        conn.exec_driver_sql(f"PRAGMA query_only={'ON' if readonly else 'OFF'}")
         conn.exec_driver_sql("BEGIN" if readonly else "BEGIN IMMEDIATE")
 
     return engine
@@ -205,9 +209,14 @@ READONLY_OPTION = "tribune_readonly"
 def make_sessionmaker(
     engine: AsyncEngine, *, readonly: bool = False
 ) -> async_sessionmaker[AsyncSession]:
-    """Sessions for request and worker transactions; ``readonly`` ones must not write."""
-    bind = engine.execution_options(**{READONLY_OPTION: True}) if readonly else engine
-    return async_sessionmaker(bind, expire_on_commit=False)
+    """Sessions for request and worker transactions; ``readonly`` ones cannot write (SQLite's
+    query_only, PostgreSQL's READ ONLY transactions): a GET that writes fails in the tests."""
+    if not readonly:
+        return async_sessionmaker(engine, expire_on_commit=False)
+    options: dict[str, Any] = {READONLY_OPTION: True}
+    if engine.dialect.name == "postgresql":
+        options["postgresql_readonly"] = True
+    return async_sessionmaker(engine.execution_options(**options), expire_on_commit=False)
 
 
 class Notifier(Protocol):
