@@ -195,15 +195,21 @@ def make_engine(url: str, **kwargs: Any) -> AsyncEngine:
         # lets run beside a writer.
         readonly = conn.get_execution_options().get(READONLY_OPTION, False)
         # query_only makes "read-only" a guarantee: a write in such a session fails rather
-        # than quietly taking the write lock. The flag stays on the pooled connection, so a
-        # writer turns it off again.
-        conn.exec_driver_sql(f"PRAGMA query_only={'ON' if readonly else 'OFF'}")
+        # than quietly taking the write lock. The flag stays on the pooled connection, so it
+        # is set only when the connection changes hands between a reader and a writer
+        # (setting it each time cost ingest an eighth of its throughput).
+        info = conn.connection.info
+        if info.get(QUERY_ONLY, False) != readonly:
+            conn.exec_driver_sql(f"PRAGMA query_only={'ON' if readonly else 'OFF'}")
+            info[QUERY_ONLY] = readonly
         conn.exec_driver_sql("BEGIN" if readonly else "BEGIN IMMEDIATE")
 
     return engine
 
 
 READONLY_OPTION = "tribune_readonly"
+# Key in a SQLite connection's info: whether its query_only pragma is on.
+QUERY_ONLY = "tribune_query_only"
 
 
 def make_sessionmaker(
