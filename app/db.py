@@ -5,6 +5,7 @@ timeout, foreign keys and IMMEDIATE write transactions; see ``make_engine``.
 """
 
 import asyncio
+import contextlib
 import json
 import weakref
 from collections.abc import AsyncIterator, Iterable
@@ -286,24 +287,21 @@ _WRITERS: weakref.WeakKeyDictionary[
 
 
 def _writer_queue(maker: async_sessionmaker[AsyncSession]) -> _WriterQueue | None:
-    """The queue ``maker``'s sessions wait in: SQLite writers only."""
+    """The queue ``maker``'s sessions wait in: SQLite writers only. Found, not made, on every
+    transaction but the first of an engine and loop."""
     bind = maker.kw.get("bind")
     if not isinstance(bind, AsyncEngine) or bind.dialect.name != "sqlite":
         return None
     if bind.get_execution_options().get(READONLY_OPTION, False):
         return None
-    queues = _WRITERS.setdefault(bind.sync_engine.pool, weakref.WeakKeyDictionary())
-    return queues.setdefault(asyncio.get_running_loop(), _WriterQueue())
-
-
-@asynccontextmanager
-async def _writing(maker: async_sessionmaker[AsyncSession]) -> AsyncIterator[None]:
-    queue = _writer_queue(maker)
+    pool, loop = bind.sync_engine.pool, asyncio.get_running_loop()
+    queues = _WRITERS.get(pool)
+    if queues is None:
+        queues = _WRITERS[pool] = weakref.WeakKeyDictionary()
+    queue = queues.get(loop)
     if queue is None:
-        yield
-        return
-    async with queue.turn():
-        yield
+        queue = queues[loop] = _WriterQueue()
+    return queue
 
 
 @asynccontextmanager
@@ -311,7 +309,8 @@ async def unit_of_work(
     maker: async_sessionmaker[AsyncSession], notifier: Notifier
 ) -> AsyncIterator[AsyncSession]:
     """One worker transaction: commit on success, roll back on error, notify after commit."""
-    async with _writing(maker), maker() as session:
+    queue = _writer_queue(maker)
+    async with queue.turn() if queue else contextlib.nullcontext(), maker() as session:
         try:
             yield session
             await session.commit()
