@@ -22,6 +22,9 @@ class NormalisedPost(BaseModel):
     is_retweet: bool
     mentions: tuple[str, ...]
     raw: dict[str, Any]
+    # ``raw``'s JSON text as it arrived (a stream line), when the source has it: stored as it
+    # is rather than encoded again (db.EncodedJSON). Empty when the source has no such text.
+    raw_json: str = ""
 
 
 class IngestResult(BaseModel):

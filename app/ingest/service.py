@@ -7,7 +7,7 @@ from sqlalchemy import Table, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.bulk import BulkInsert
-from app.db import utcnow
+from app.db import EncodedJSON, utcnow
 from app.events.models import LiveEvent
 from app.ingest.models import X_SOURCE, IngestSource, Post
 from app.ingest.schemas import IngestResult, NormalisedPost, SourceOut
@@ -71,6 +71,7 @@ async def ingest_posts(
     columns = _INSERT_POSTS.columns_of(
         batch,
         mentions_answering_account=[bool(answering) and answering in p.mentions for p in batch],
+        raw=[EncodedJSON(p.raw_json) if p.raw_json else p.raw for p in batch],
     )
     # One ingested_at a transaction (bench/ingest.py reads the transactions from it).
     shared = {"live_event_id": live_event.id, "ingested_at": utcnow()}

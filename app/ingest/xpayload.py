@@ -74,9 +74,11 @@ def parse_post(
     includes: dict[str, Any] | None,
     source: str,
     raw: dict[str, Any] | None = None,
+    raw_json: str = "",
 ) -> NormalisedPost:
     """One post object (``data``) with the response's ``includes``; ``raw`` is what to keep
-    of the payload (by default, the post and the includes)."""
+    of the payload (by default, the post and the includes), ``raw_json`` its JSON text if the
+    caller has it (see NormalisedPost.raw_json)."""
     try:
         post_id = str(data["id"])
         author_id = str(data["author_id"])
@@ -110,12 +112,16 @@ def parse_post(
         is_retweet=is_retweet,
         mentions=mentions,
         raw={"data": data, "includes": includes or {}} if raw is None else raw,
+        raw_json=raw_json,
     )
 
 
-def parse_stream_message(message: dict[str, Any], source: str) -> NormalisedPost:
-    """One filtered-stream message: ``{"data": {...}, "includes": {...}, "matching_rules": []}``."""
+def parse_stream_message(
+    message: dict[str, Any], source: str, raw_json: str = ""
+) -> NormalisedPost:
+    """One filtered-stream message: ``{"data": {...}, "includes": {...}, "matching_rules": []}``;
+    ``raw_json``: the message's JSON text, when the caller read it from one."""
     data = message.get("data")
     if not isinstance(data, dict):
         raise PayloadError("stream message without a data object")
-    return parse_post(data, message.get("includes"), source, raw=message)
+    return parse_post(data, message.get("includes"), source, raw=message, raw_json=raw_json)

@@ -3,7 +3,9 @@
 The update log in the database stays the one source of truth. After a commit, the writing
 worker wakes its own feeds at once and publishes the LiveEvent ids on one Redis channel; every
 worker holds one subscription to it and wakes its feeds, which read the committed log in seq
-order and fan out to their clients. So Redis carries no data that could be lost: if it drops,
+order and fan out to their clients. A message names the bus that sent it, which skips its
+own: its feeds woke at commit, and reading the log again would find nothing (a query per
+update for nothing). So Redis carries no data that could be lost: if it drops,
 feeds keep polling the log (``TRIBUNE_POLL_SECONDS``), the bus reconnects with backoff, and on
 return every feed catches up at once. Clients never notice beyond a second of latency.
 """
@@ -11,6 +13,7 @@ return every feed catches up at once. Clients never notice beyond a second of la
 import asyncio
 import contextlib
 import logging
+import uuid
 from collections.abc import Iterable
 
 from redis.asyncio import Redis
@@ -33,6 +36,8 @@ class RedisBus:
     def __init__(self, url: str, channel: str, hub: Hub) -> None:
         self.channel = channel
         self._hub = hub
+        # What this bus's messages start with ("<origin>|3,17"), to know its own.
+        self.origin = uuid.uuid4().hex
         self._redis: Redis = Redis.from_url(
             url,
             socket_connect_timeout=2,
@@ -79,7 +84,8 @@ class RedisBus:
             self._pending.clear()
             ids, self._outbox = self._outbox, set()
             try:
-                await self._redis.publish(self.channel, ",".join(map(str, sorted(ids))))
+                text = ",".join(map(str, sorted(ids)))
+                await self._redis.publish(self.channel, f"{self.origin}|{text}")
             except (RedisError, OSError) as exc:
                 # Other workers find these updates on their next poll of the log.
                 log.warning("could not publish to Redis (%s); other workers will poll", exc)
@@ -99,7 +105,9 @@ class RedisBus:
                 while True:
                     message = await pubsub.get_message(timeout=READ_TIMEOUT_SECONDS)
                     if message is not None:
-                        self._hub.notify(_ids(message.get("data")))
+                        origin, ids = _parse(message.get("data"))
+                        if origin != self.origin:
+                            self._hub.notify(ids)
             except (RedisError, OSError) as exc:
                 if self.connected:
                     log.warning("lost Redis (%s); feeds poll the log until it is back", exc)
@@ -111,7 +119,10 @@ class RedisBus:
             wait = min(wait * 2, RECONNECT_MAX_SECONDS)
 
 
-def _ids(data: object) -> list[int]:
-    """The LiveEvent ids in a bus message ("3,17"); anything else names none."""
+def _parse(data: object) -> tuple[str, list[int]]:
+    """The sending bus and the LiveEvent ids of a bus message ("<origin>|3,17"). A message
+    without an origin (from a worker of an earlier version, mid-upgrade) is someone else's;
+    anything that is not an id names no LiveEvent."""
     text = data.decode() if isinstance(data, bytes) else str(data)
-    return [int(part) for part in text.split(",") if part.isdigit()]
+    origin, _, ids = text.rpartition("|")
+    return origin, [int(part) for part in ids.split(",") if part.isdigit()]

@@ -3,7 +3,7 @@
 import json
 from pathlib import Path
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.db import unit_of_work
@@ -143,6 +143,30 @@ async def test_retweets_and_bad_lines_do_not_become_questions(
     source_id, source = await add_source(maker, live_event_id, recording)
     result = await run(maker, source_id, source)
     assert (result.received, result.stored, result.questions) == (2, 2, 1)
+
+
+async def test_a_post_keeps_its_payload_exactly_as_it_arrived(
+    maker: async_sessionmaker[AsyncSession], tmp_path: Path
+) -> None:
+    # Spacing and escapes as X may send them: stored as they are (the audit trail's copy of
+    # the post), and read back as the same value.
+    line = (
+        '{ "data": {"id": "1960000000000000001", "text": "\\u00e7a \\ud83d\\ude00 &amp; co",'
+        ' "author_id": "42", "created_at": "2026-12-03T18:00:00.000Z", "lang": "fr"},'
+        '  "includes": {"users": [{"id": "42", "username": "asker", "name": "Asker"}]} }'
+    )
+    recording = tmp_path / "spaced.jsonl"
+    recording.write_text(line + "\r\n", encoding="utf-8")
+    live_event_id = await make_show(maker)
+    source_id, source = await add_source(maker, live_event_id, recording)
+    await run(maker, source_id, source)
+    async with maker() as session:
+        post = await session.scalar(select(Post))
+        stored = await session.scalar(text("SELECT CAST(raw AS TEXT) FROM posts"))
+    assert post is not None
+    assert post.raw == json.loads(line)
+    assert post.text == "ça 😀 & co"
+    assert stored == line
 
 
 async def test_a_restarted_replay_resumes_after_its_cursor(

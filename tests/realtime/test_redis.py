@@ -10,7 +10,7 @@ import socket
 import subprocess
 import time
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Iterable, Iterator
 from contextlib import ExitStack
 from typing import Any
 
@@ -23,6 +23,8 @@ from app.accounts.models import Role
 from app.config import Settings
 from app.db import make_engine, make_sessionmaker
 from app.main import create_app
+from app.realtime.bus import RedisBus
+from app.realtime.hub import Hub
 from tests.conftest import (
     TEST_SECRET,
     Actor,
@@ -212,3 +214,42 @@ async def test_a_redis_restart_mid_event_loses_no_update(
                 message["seq"] for message in on_b.messages if message["type"] not in SYSTEM_TYPES
             ]
             assert seqs == list(range(1, last + 1)), "every update once, in order"
+
+
+class WokenHub(Hub):
+    """A hub with no feeds that records which LiveEvents it was told to wake, in order."""
+
+    def __init__(self) -> None:
+        self.woken: list[int] = []
+
+    def notify(self, live_event_ids: Iterable[int]) -> None:
+        self.woken.extend(live_event_ids)
+
+    def notify_all(self) -> None:
+        pass  # on (re)subscribing: not what this test is about
+
+
+async def test_a_worker_wakes_its_feeds_once_per_commit_and_the_others_through_redis(
+    redis_server: RedisServer,
+) -> None:
+    # Its own message comes back to a worker through its subscription; waking its feeds
+    # again then costs each of them a read of the log that finds nothing.
+    channel = f"tribune-test:{uuid.uuid4().hex}"
+    hubs = [WokenHub(), WokenHub()]
+    buses = [RedisBus(redis_server.url, channel, hub) for hub in hubs]
+    for bus in buses:
+        await bus.start()
+    try:
+        await wait_until(lambda: all(bus.connected for bus in buses), within=10)
+        buses[0].notify([7])
+        assert hubs[0].woken == [7], "the committing worker's feeds wake at once"
+        await wait_until(lambda: hubs[1].woken == [7], within=5)
+        buses[1].notify([8])
+        # Redis delivers one channel's messages in order: by the time worker A hears B's 8,
+        # it has heard its own 7 too.
+        await wait_until(lambda: 8 in hubs[0].woken, within=5)
+        assert hubs[0].woken == [7, 8]
+        assert hubs[1].woken == [7, 8]
+    finally:
+        for bus in buses:
+            await bus.close()

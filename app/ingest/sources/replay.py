@@ -58,8 +58,11 @@ def read_recording(path: Path, source_name: str) -> Iterator[tuple[int, Normalis
                 message: Any = load_json(line)
                 if not isinstance(message, dict):
                     raise PayloadError("not a JSON object")
-                parse = parse_status if is_status(message) else parse_stream_message
-                yield number, parse(message, source_name)
+                if is_status(message):
+                    yield number, parse_status(message, source_name)
+                else:
+                    # The line is the message's JSON: the post keeps it as its payload's text.
+                    yield number, parse_stream_message(message, source_name, line.strip())
             except (json.JSONDecodeError, PayloadError) as exc:
                 log.warning("%s:%d skipped: %s", path.name, number, exc)
 

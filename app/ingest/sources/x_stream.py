@@ -252,10 +252,19 @@ class XStreamSource(Source):
             message = load_json(raw)
             if not isinstance(message, dict) or "data" not in message:
                 return []  # an error or a system message: nothing to store
-            return [parse_stream_message(message, self.config.source_name)]
+            return [parse_stream_message(message, self.config.source_name, _text_of(raw))]
         except (ValueError, PayloadError) as exc:
             log.warning("stream line skipped: %s", exc)
             return []
+
+
+def _text_of(line: bytes) -> str:
+    """A stream line as text, which the post keeps as its payload's JSON (rather than have
+    the payload encoded again); "" when the line is not UTF-8 (X's are), so it is encoded."""
+    try:
+        return line.strip().decode()
+    except UnicodeDecodeError:
+        return ""
 
 
 def _auth_message(status: int) -> str:
