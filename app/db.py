@@ -25,7 +25,7 @@ from sqlalchemy.ext.asyncio import (
 from sqlalchemy.orm import DeclarativeBase
 from sqlalchemy.types import TypeDecorator
 
-from app.errors import Invalid
+from app.errors import DatabaseBusy, Invalid
 
 # Stable constraint names, so that Alembic migrations name the same thing on every database.
 NAMING_CONVENTION = {
@@ -75,9 +75,12 @@ class UTCDateTime(TypeDecorator[datetime]):
         return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
-# SQLite waits this long for a lock before "database is locked": a live chat has bursts of
-# writers (ingest, several moderators) that each hold the lock for milliseconds.
-SQLITE_BUSY_TIMEOUT_MS = 10_000
+# A writer waits this long for a lock before giving up: SQLite's busy_timeout (and this
+# process's writer queue), PostgreSQL's lock_timeout. A live chat has bursts of writers
+# (ingest, several moderators) that each hold a lock for milliseconds; a wait this long means
+# something holds it for good, and the request fails with a 503 the client can retry
+# (errors.py) rather than hang.
+BUSY_TIMEOUT_MS = 10_000
 
 
 class NulInText(Invalid):
@@ -180,12 +183,19 @@ def _json_text(value: Any) -> str:
 def make_engine(url: str, **kwargs: Any) -> AsyncEngine:
     """Create the async engine, with SQLite configured for concurrent use."""
     if not url.startswith("sqlite"):
-        engine = create_async_engine(url, pool_pre_ping=True, json_serializer=_json_text, **kwargs)
+        engine = create_async_engine(
+            url,
+            pool_pre_ping=True,
+            json_serializer=_json_text,
+            # Milliseconds, read at connect (so a test may change BUSY_TIMEOUT_MS first).
+            connect_args={"server_settings": {"lock_timeout": str(BUSY_TIMEOUT_MS)}},
+            **kwargs,
+        )
         event.listen(engine.sync_engine, "before_cursor_execute", _refuse_nul)
         return engine
     engine = create_async_engine(
         url,
-        connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000},
+        connect_args={"timeout": BUSY_TIMEOUT_MS / 1000},
         json_serializer=_json_text,
     )
     event.listen(engine.sync_engine, "before_cursor_execute", _refuse_nul)
@@ -196,7 +206,7 @@ def make_engine(url: str, **kwargs: Any) -> AsyncEngine:
         dbapi_connection.isolation_level = None
         cursor = dbapi_connection.cursor()
         cursor.execute("PRAGMA journal_mode=WAL")
-        cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+        cursor.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.close()
@@ -284,8 +294,11 @@ class _WriterQueue:
         if task is not None and task is self._owner:
             yield  # a transaction inside its own task's: SQLite's lock decides, as before
             return
-        async with asyncio.timeout(SQLITE_BUSY_TIMEOUT_MS / 1000):
-            await self._lock.acquire()
+        try:
+            async with asyncio.timeout(BUSY_TIMEOUT_MS / 1000):
+                await self._lock.acquire()
+        except TimeoutError as exc:
+            raise DatabaseBusy("this process's writers queued past the busy timeout") from exc
         self._owner = task
         try:
             yield

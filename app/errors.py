@@ -6,6 +6,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
+from sqlalchemy.exc import DBAPIError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 
@@ -46,6 +47,26 @@ class Invalid(AppError):
     code = "invalid"
 
 
+class DatabaseBusy(Exception):
+    """A lock stayed taken past db.BUSY_TIMEOUT_MS: nothing of the transaction was stored, and
+    the same request can be tried again (a 503 with Retry-After)."""
+
+
+# SQLite's result codes for a lock held elsewhere (SQLITE_BUSY, SQLITE_LOCKED), and
+# PostgreSQL's SQLSTATE for lock_timeout (lock_not_available).
+_SQLITE_BUSY_CODES = frozenset({5, 6})
+_PG_LOCK_NOT_AVAILABLE = "55P03"
+
+
+def is_busy(error: BaseException) -> bool:
+    """Whether a database error says a lock was not had in time (see db.BUSY_TIMEOUT_MS)."""
+    orig = getattr(error, "orig", error)
+    code = getattr(orig, "sqlite_errorcode", None)
+    if isinstance(code, int):
+        return code & 0xFF in _SQLITE_BUSY_CODES
+    return getattr(orig, "sqlstate", None) == _PG_LOCK_NOT_AVAILABLE
+
+
 class ErrorDetail(BaseModel):
     code: str
     message: str
@@ -68,17 +89,24 @@ ERROR_DESCRIPTIONS = {
     413: "The request body is over the cap.",
     422: "The request does not match its documented shape.",
     429: "Too many requests: Retry-After says when to try again.",
+    503: "The database stayed busy: nothing was stored; Retry-After says when to try again.",
 }
 ERROR_HEADERS = {
     401: {"WWW-Authenticate": {"description": "Bearer", "schema": {"type": "string"}}},
     429: {
         "Retry-After": {"description": "Seconds to wait.", "schema": {"type": "integer"}},
     },
+    503: {
+        "Retry-After": {"description": "Seconds to wait.", "schema": {"type": "integer"}},
+    },
 }
 # What any API operation may answer besides its success: every one sits behind the same
-# authentication, CSRF check, body cap and validation. 429 is not here: only rate-limited
-# operations send it, and they document it with ``error_responses(429)``.
-COMMON_ERRORS = (400, 401, 403, 404, 409, 413, 422)
+# authentication, CSRF check, body cap and validation, on the same database (503 when a lock
+# stays taken). 429 is not here: only rate-limited operations send it, and they document it
+# with ``error_responses(429)``.
+COMMON_ERRORS = (400, 401, 403, 404, 409, 413, 422, 503)
+# How long a client should wait after a 503: the lock it waited for is usually free by then.
+BUSY_RETRY_AFTER_SECONDS = 1
 
 
 def error_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
@@ -136,6 +164,19 @@ def install_error_handlers(app: FastAPI) -> None:
             error_body("http_error", str(exc.detail)), exc.status_code, headers=exc.headers
         )
 
+    async def on_database_error(_request: Request, exc: Exception) -> JSONResponse:
+        # A lock that stayed taken is the database's state, not the request's fault or a bug:
+        # say so, and when to retry. Any other database error is a bug: a plain 500.
+        if not isinstance(exc, DatabaseBusy) and not is_busy(exc):
+            raise exc
+        return JSONResponse(
+            error_body("busy", "The database is busy: nothing was stored. Try again."),
+            503,
+            headers={"Retry-After": str(BUSY_RETRY_AFTER_SECONDS)},
+        )
+
     app.add_exception_handler(AppError, on_app_error)
+    app.add_exception_handler(DatabaseBusy, on_database_error)
+    app.add_exception_handler(DBAPIError, on_database_error)
     app.add_exception_handler(RequestValidationError, on_validation_error)
     app.add_exception_handler(StarletteHTTPException, on_http_error)
