@@ -12,7 +12,7 @@ from app.db import Notifier, unit_of_work
 from app.errors import AppError
 from app.events.models import LiveEvent
 from app.ingest.backlog import Backlog
-from app.ingest.base import Batch, Source
+from app.ingest.base import Source
 from app.ingest.models import IngestSource
 from app.ingest.registry import build_source
 from app.ingest.schemas import IngestResult
@@ -52,54 +52,23 @@ async def play(
     exactly after the last committed batch (and dedup absorbs any overlap). The source is read
     while a batch is being stored; batches that queued up meanwhile are stored together, up to
     ``source.max_batch`` posts (ingest.backlog).
-
-    Two transactions overlap: while one writes its updates and commits, the next stores its
-    posts (PostgreSQL runs both at once; SQLite's single writer takes them in turn). The next
-    takes its seqs, and so commits, only after the previous one has ended: if that one failed,
-    the next fails too, and no cursor ever passes an uncommitted batch.
     """
     async with maker() as session:
         row = await session.get(IngestSource, source_id)
         if row is None:
             raise LookupError(f"ingest source {source_id} is gone")
         cursor, live_event_id = row.cursor, row.live_event_id
-
-    async def store(
-        batch: Batch, previous: asyncio.Task[None] | None, storing: set[tuple[str, str]]
-    ) -> None:
-        async with unit_of_work(maker, notifier) as session:
-            live_event = await session.get(LiveEvent, live_event_id)
-            row = await session.get(IngestSource, source_id)
-            if live_event is None or row is None:
-                raise LookupError("the LiveEvent or its source was deleted")
-            result = await ingest_posts(
-                session, live_event, batch.posts, turn=previous, storing=storing
-            )
-            row.cursor = batch.cursor
-        if on_batch is not None:
-            on_batch(result)
-
-    previous: asyncio.Task[None] | None = None
-    in_flight: list[asyncio.Task[None]] = []
-    storing: set[tuple[str, str]] = set()  # the posts of the transaction in flight
-    try:
-        async with Backlog(source.batches(cursor), source.max_batch) as backlog:
-            async for batch in backlog:
-                task = asyncio.create_task(store(batch, previous, storing))
-                in_flight.append(task)
-                storing = {(p.source, p.external_id) for p in batch.posts}
-                if previous is not None:
-                    # Two in flight at most: this batch's predecessor ends before the next.
-                    await previous
-                    in_flight.remove(previous)
-                previous = task
-            if previous is not None:
-                await previous
-    finally:
-        # Storing failed (the next transaction fails with it) or the runner was stopped.
-        for task in in_flight:
-            task.cancel()
-        await asyncio.gather(*in_flight, return_exceptions=True)
+    async with Backlog(source.batches(cursor), source.max_batch) as backlog:
+        async for batch in backlog:
+            async with unit_of_work(maker, notifier) as session:
+                live_event = await session.get(LiveEvent, live_event_id)
+                row = await session.get(IngestSource, source_id)
+                if live_event is None or row is None:
+                    raise LookupError("the LiveEvent or its source was deleted")
+                result = await ingest_posts(session, live_event, batch.posts)
+                row.cursor = batch.cursor
+            if on_batch is not None:
+                on_batch(result)
 
 
 # Each source runs in exactly one worker of the deployment: the holder of its lease. The

@@ -1,6 +1,6 @@
 """Storing posts once each and turning new ones into pending questions."""
 
-from collections.abc import Awaitable, Container, Sequence
+from collections.abc import Sequence
 from typing import cast
 
 from sqlalchemy import Table, select
@@ -52,35 +52,20 @@ def _becomes_question(post: NormalisedPost, answering: str) -> bool:
 
 
 async def ingest_posts(
-    session: AsyncSession,
-    live_event: LiveEvent,
-    posts: Sequence[NormalisedPost],
-    *,
-    turn: Awaitable[object] | None = None,
-    storing: Container[tuple[str, str]] = (),
+    session: AsyncSession, live_event: LiveEvent, posts: Sequence[NormalisedPost]
 ) -> IngestResult:
     """Store a batch of posts (duplicates skipped by the unique constraint) and create a
     pending question for each new one that is a question.
 
     Three statements whatever the batch's size: the posts, their questions, their updates.
-
-    ``turn``, if given, is awaited once the posts are in and before the questions take their
-    seqs: the runner's previous transaction, so that batches take seqs and commit in order
-    while this one's first work overlaps that one's last (runner.play). ``storing`` names the
-    posts (source, external id) that previous transaction is storing: duplicates here, and
-    never inserted, since the insert would wait for that transaction while it is awaited.
     """
     if not posts:
-        if turn is not None:
-            await turn
         return IngestResult(received=0, stored=0, questions=0, duplicates=0)
     # Within a batch too, the same post counts once: its first copy, as the unique constraint
     # keeps the first across batches (so merging queued batches into one changes nothing).
     unique: dict[tuple[str, str], NormalisedPost] = {}
     for p in posts:
-        key = (p.source, p.external_id)
-        if key not in storing:
-            unique.setdefault(key, p)
+        unique.setdefault((p.source, p.external_id), p)
     answering = live_event.answering_handle.lower()
     batch = list(unique.values())
     columns = _INSERT_POSTS.columns_of(
@@ -90,7 +75,7 @@ async def ingest_posts(
     )
     # One ingested_at a transaction (bench/ingest.py reads the transactions from it).
     shared = {"live_event_id": live_event.id, "ingested_at": utcnow()}
-    inserted = await _INSERT_POSTS.run(session, columns, shared) if batch else []
+    inserted = await _INSERT_POSTS.run(session, columns, shared)
     new_ids = {external_id: post_id for post_id, external_id in inserted}
     new = []
     for post in batch:
@@ -114,8 +99,6 @@ async def ingest_posts(
                 x_reply_allowed=on_x and bool(answering) and answering in post.mentions,
             )
         )
-    if turn is not None:
-        await turn
     created = len(await questions.create_many(session, live_event, new))
     return IngestResult(
         received=len(posts),

@@ -1,12 +1,8 @@
 """Replay through the real pipeline: dedup, what becomes a question, cursor resume."""
 
-import asyncio
 import json
-from collections.abc import AsyncIterator, Sequence
-from datetime import UTC, datetime
 from pathlib import Path
 
-import pytest
 from sqlalchemy import func, select, text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -15,14 +11,11 @@ from app.demo import DEMO_RECORDING
 from app.events import service as events
 from app.events.models import LiveEvent
 from app.events.schemas import LiveEventCreate
-from app.ingest.base import Batch, Source
 from app.ingest.models import IngestSource, Post
 from app.ingest.runner import play
-from app.ingest.schemas import IngestResult, NormalisedPost
+from app.ingest.schemas import IngestResult
 from app.ingest.sources.replay import ReplayConfig, ReplaySource
-from app.questions import service as questions_service
 from app.questions.models import Question
-from app.questions.schemas import NewQuestion, QuestionOut
 from app.realtime.models import Update
 from tests.conftest import RecordingNotifier
 
@@ -216,99 +209,3 @@ async def test_a_replayed_mastodon_status_is_stored_as_its_text(
         question = await session.scalar(select(Question).where(Question.post_id == post.id))
         assert question is not None
         assert question.text == expected
-
-
-def listed_post(i: int, author: str = "Asker") -> NormalisedPost:
-    return NormalisedPost(
-        source="replay",
-        external_id=str(i),
-        author_id="1",
-        author_handle="asker",
-        author_name=author,
-        author_avatar_url="",
-        text=f"Question {i}?",
-        lang="en",
-        posted_at=datetime(2026, 12, 3, 18, tzinfo=UTC),
-        is_retweet=False,
-        mentions=(),
-        raw={},
-    )
-
-
-class ListedSource(Source):
-    """Batches given in advance, one transaction each (max_batch is a batch's size)."""
-
-    slug = "listed"
-    title = "Listed"
-    config_model = ReplayConfig
-
-    def __init__(self, batches: list[list[NormalisedPost]]) -> None:
-        self.listed = batches
-        self.max_batch = max(len(b) for b in batches)
-
-    async def batches(self, cursor: str) -> AsyncIterator[Batch]:
-        for number, posts in enumerate(self.listed, start=1):
-            if number > int(cursor or 0):
-                yield Batch(posts=posts, cursor=str(number))
-
-
-async def test_batches_commit_in_order_and_a_failed_one_stops_those_after_it(
-    maker: async_sessionmaker[AsyncSession], monkeypatch: pytest.MonkeyPatch
-) -> None:
-    # Two transactions overlap (runner.play): the third batch's has begun when the second's
-    # fails, late. It must not commit: its cursor would pass the second batch's posts.
-    create_many = questions_service.create_many
-
-    async def failing_late(
-        session: AsyncSession, live_event: LiveEvent, new: Sequence[NewQuestion]
-    ) -> list[QuestionOut]:
-        if any(item.text == "Question 4?" for item in new):
-            await asyncio.sleep(0.5)
-            raise RuntimeError("the second batch fails")
-        return await create_many(session, live_event, new)
-
-    monkeypatch.setattr(questions_service, "create_many", failing_late)
-    live_event_id = await make_show(maker)
-    source = ListedSource(
-        [
-            [listed_post(1), listed_post(2)],
-            [listed_post(3), listed_post(4)],
-            [listed_post(5), listed_post(6)],
-        ]
-    )
-    source_id, _ = await add_source(maker, live_event_id, DEMO_RECORDING)
-    with pytest.raises(RuntimeError, match="second batch"):
-        await play(source, source_id, maker, RecordingNotifier())
-    async with maker() as session:
-        stored = set(await session.scalars(select(Post.external_id)))
-        row = await session.get(IngestSource, source_id)
-    assert stored == {"1", "2"}
-    assert row is not None
-    assert row.cursor == "1"
-    # Mended, the source resumes after the first batch and stores the rest once.
-    monkeypatch.undo()
-    await play(source, source_id, maker, RecordingNotifier())
-    async with maker() as session:
-        stored_ids = list(await session.scalars(select(Post.external_id)))
-    assert sorted(stored_ids) == ["1", "2", "3", "4", "5", "6"]
-
-
-async def test_a_post_repeated_in_the_next_batch_is_stored_once(
-    maker: async_sessionmaker[AsyncSession],
-) -> None:
-    # The next batch's transaction starts before the previous one commits: a post in both is
-    # that transaction's, and a duplicate in the next.
-    live_event_id = await make_show(maker)
-    source = ListedSource(
-        [[listed_post(1), listed_post(2)], [listed_post(2), listed_post(3)], [listed_post(4)]]
-    )
-    source_id, _ = await add_source(maker, live_event_id, DEMO_RECORDING)
-    results: list[IngestResult] = []
-    await play(source, source_id, maker, RecordingNotifier(), results.append)
-    assert [(r.received, r.stored, r.duplicates) for r in results] == [
-        (2, 2, 0),
-        (2, 1, 1),
-        (1, 1, 0),
-    ]
-    assert await count(maker, Post) == 4
-    assert await count(maker, Question) == 4
