@@ -194,12 +194,13 @@ function updatePublish() {
 overrideBox?.addEventListener("change", updatePublish);
 
 // The template that fits the question on air: the charter's first rumour template for a
-// rumour, else its first answer template. Only selected: the spokesperson inserts it.
+// rumour, else its first answer template, else none (a rumour's template offered for any
+// question would invite the wrong answer). Only selected: the spokesperson inserts it.
 function suggestTemplate(q) {
   const select = document.getElementById("template");
   const kind = q.category === "rumour" ? "rumour" : "answer";
   const index = charter.templates.findIndex((t) => t.kind === kind);
-  if (select && index >= 0) select.value = String(index);
+  if (select) select.value = index >= 0 ? String(index) : "";
 }
 
 function askerName(q) {
@@ -207,10 +208,12 @@ function askerName(q) {
 }
 
 const templateSelect = document.getElementById("template");
-templateSelect.replaceChildren(...charter.templates.map((t, i) =>
-  el("option", { value: String(i), text: `${t.name} (${t.kind.replace("_", " ")})` })));
+templateSelect.replaceChildren(el("option", { value: "", text: "Choose a template…" }),
+  ...charter.templates.map((t, i) =>
+    el("option", { value: String(i), text: `${t.name} (${t.kind.replace("_", " ")})` })));
 document.getElementById("insert-template").addEventListener("click", () => {
-  const template = charter.templates[Number(templateSelect.value)];
+  // Number("") is 0: the placeholder must not insert the first template.
+  const template = templateSelect.value === "" ? null : charter.templates[Number(templateSelect.value)];
   const current = onAir();
   if (!template || !current) return;
   // As app.charter.service.render fills them: plain replacement, then spaces collapsed.

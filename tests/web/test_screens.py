@@ -8,13 +8,15 @@ from typing import Any
 import httpx
 import pytest
 from playwright.async_api import Browser, expect
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
-from app.db import unit_of_work
+from app.db import make_sessionmaker, unit_of_work
 from app.demo import DEMO_RECORDING
 from app.ingest.models import IngestSource
 from app.ingest.runner import play
 from app.ingest.sources.replay import ReplayConfig, ReplaySource
+from app.triage.rules import SameLinkWatch
+from app.triage.stage import triage_batch
 from tests.conftest import Actor, LiveServer, RecordingNotifier
 from tests.web.browser import logged_in
 
@@ -39,6 +41,14 @@ async def replay_head(
     await play(ReplaySource(config), source_id, maker, RecordingNotifier())
 
 
+async def triage_all(engine: AsyncEngine, maker: async_sessionmaker[AsyncSession]) -> None:
+    """What the server's triage stage does within a second of ingest: every question triaged."""
+    read_maker = make_sessionmaker(engine, readonly=True)
+    watch = SameLinkWatch()
+    while await triage_batch(read_maker, maker, RecordingNotifier(), watch):
+        pass
+
+
 async def test_screenshots_of_the_three_screens(
     browser: Browser,
     live_server: LiveServer,
@@ -47,41 +57,52 @@ async def test_screenshots_of_the_three_screens(
     admin: Actor,
     moderator: Actor,
     spokesperson: Actor,
+    engine: AsyncEngine,
     maker: async_sessionmaker[AsyncSession],
     tmp_path: Path,
 ) -> None:
     # The brand answers as @AuroraBank in the recording: its own posts are not questions.
-    await http.patch(
+    renamed = await http.patch(
         "/api/v1/events/ask-test",
-        json={"answering_handle": "AuroraBank", "title": "#AskAurora with Claire Martin"},
+        json={
+            "answering_handle": "AuroraBank",
+            "hashtags": ["AskAurora"],
+            "title": "#AskAurora with Claire Martin",
+        },
         headers=admin.headers,
     )
+    assert renamed.status_code == 200, renamed.text
     await replay_head(maker, live_event["id"], tmp_path, 40)
+    await triage_all(engine, maker)
+    # The moderator takes the questions triage found (complaints went to the desk, spam out).
     page = (
         await http.get(
-            "/api/v1/events/ask-test/questions?status=pending&limit=40", headers=moderator.headers
+            "/api/v1/events/ask-test/questions?status=pending&limit=40&category=question",
+            headers=moderator.headers,
         )
     ).json()["items"]
     q = "/api/v1/questions"
-    for item in page[:8]:
+
+    def asking(word: str) -> dict[str, Any]:
+        return next(item for item in page if word in item["text"].lower())
+
+    cap, branches = asking("transfer"), asking("branches")
+    rest = [item for item in page if item not in (cap, branches)]
+    for item in (cap, branches, *rest[:6]):
         await http.post(f"{q}/{item['id']}/approve", headers=moderator.headers)
-    for item, answer in zip(
-        (page[0], page[2]),
-        (
-            "Yes: up to €10,000 a day in the app, more on request.",
-            "Non : nous fusionnons 14 agences, aucune ne ferme sans conseiller à moins de 10 km.",
-        ),
-        strict=True,
+    for item, answer in (
+        (cap, "Yes: up to €10,000 a day in the app, more on request."),
+        (branches, "14 branches merge in 2027; none closes without an advisor within 10 km."),
     ):
         await http.post(f"{q}/{item['id']}/on-air", headers=spokesperson.headers)
         await http.post(
             f"{q}/{item['id']}/answers", json={"text": answer}, headers=spokesperson.headers
         )
-    await http.post(f"{q}/{page[1]['id']}/on-air", headers=spokesperson.headers)
-    await http.post(f"{q}/{page[9]['id']}/reject", headers=moderator.headers)
+    await http.post(f"{q}/{rest[0]['id']}/on-air", headers=spokesperson.headers)
+    await http.post(f"{q}/{rest[7]['id']}/reject", headers=moderator.headers)
     await http.patch(
-        f"{q}/{page[10]['id']}",
-        json={"note": "Complaint: pass to the desk"},
+        f"{q}/{rest[8]['id']}",
+        json={"note": "Ask Claire: the new savings rates are out on Monday"},
         headers=moderator.headers,
     )
 
