@@ -6,7 +6,9 @@ timeout, foreign keys and IMMEDIATE write transactions; see ``make_engine``.
 
 import asyncio
 import contextlib
+import fcntl
 import json
+import os
 import weakref
 from collections.abc import AsyncIterator, Iterable
 from contextlib import asynccontextmanager
@@ -280,13 +282,18 @@ class _WriterQueue:
     sleeping 1, 2, 5, 10, 15, 20, 25, 25, 25, 50, 50, 100 ms between tries: behind a
     transaction that holds it for 80 ms (a thousand ingested posts), a moderator's approve
     would wait about 100 ms more than it must, and behind several, a fresh writer can come
-    first. Queued here, the next writer starts as soon as the last one ends. Writers in other
-    processes still meet at SQLite's lock.
+    first. Queued here, the next writer starts as soon as the last one ends.
+
+    Writers in other processes (``tribune serve --workers N``) wait at an OS lock on a file
+    beside the database (``_FileTurn``), which the kernel hands over at release: polled,
+    SQLite's lock went to ingest's next transaction again and again, and a moderator's approve
+    in another worker waited for the whole backlog.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, path: str | None) -> None:
         self._lock = asyncio.Lock()
         self._owner: asyncio.Task[Any] | None = None
+        self._file_turn = _FileTurn(path) if path else None
 
     @asynccontextmanager
     async def turn(self) -> AsyncIterator[None]:
@@ -294,17 +301,95 @@ class _WriterQueue:
         if task is not None and task is self._owner:
             yield  # a transaction inside its own task's: SQLite's lock decides, as before
             return
+        held: int | None = None
         try:
             async with asyncio.timeout(BUSY_TIMEOUT_MS / 1000):
                 await self._lock.acquire()
+                try:
+                    held = await self._file_turn.take() if self._file_turn else None
+                except BaseException:
+                    self._lock.release()
+                    raise
         except TimeoutError as exc:
-            raise DatabaseBusy("this process's writers queued past the busy timeout") from exc
+            raise DatabaseBusy("writers queued past the busy timeout") from exc
         self._owner = task
         try:
             yield
         finally:
             self._owner = None
+            if held is not None:
+                os.close(held)  # closing the file gives its lock back
             self._lock.release()
+
+
+class _FileTurn:
+    """Writers of several processes to one SQLite file, one at a time: an exclusive flock on
+    ``<database>-writers``, taken before BEGIN IMMEDIATE and given back after COMMIT.
+
+    A writer that finds it taken announces itself with a shared flock on
+    ``<database>-waiting`` while it waits (in a thread: flock blocks). A writer that finds
+    someone announced waits in line too rather than take the lock back at once: the kernel
+    wakes the waiters when the holder gives it back, and a writer that just committed (ingest,
+    batch after batch) would otherwise be first again every time.
+    """
+
+    def __init__(self, path: str) -> None:
+        self._writers = f"{path}-writers"
+        self._waiting = f"{path}-waiting"
+
+    def _open(self, path: str) -> int:
+        return os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+
+    def _nobody_waits(self) -> bool:
+        fd = self._open(self._waiting)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return False
+        finally:
+            os.close(fd)
+        return True
+
+    async def take(self) -> int:
+        """The writers' lock, held by the returned file descriptor (close it to give it back)."""
+        fd = self._open(self._writers)
+        try:
+            if self._nobody_waits():
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                return fd
+        except BlockingIOError:
+            pass
+        except BaseException:
+            os.close(fd)
+            raise
+        await self._wait_in_line(fd)
+        return fd
+
+    async def _wait_in_line(self, fd: int) -> None:
+        """Wait for the lock on ``fd``, announced; on failure ``fd`` is closed (at once, or
+        once the waiting thread has the lock, which closing gives back)."""
+        try:
+            waiting = self._open(self._waiting)
+        except BaseException:
+            os.close(fd)
+            raise
+        try:
+            fcntl.flock(waiting, fcntl.LOCK_SH)
+            locked = asyncio.get_running_loop().run_in_executor(
+                None, fcntl.flock, fd, fcntl.LOCK_EX
+            )
+        except BaseException:
+            os.close(fd)
+            os.close(waiting)
+            raise
+        try:
+            await asyncio.shield(locked)
+        except BaseException:
+            # Given up (the busy timeout, a cancel) while the thread still waits.
+            locked.add_done_callback(lambda _: os.close(fd))
+            raise
+        finally:
+            os.close(waiting)
 
 
 # Per engine (its pool) and event loop: an asyncio lock belongs to one loop.
@@ -327,7 +412,9 @@ def _writer_queue(maker: async_sessionmaker[AsyncSession]) -> _WriterQueue | Non
         queues = _WRITERS[pool] = weakref.WeakKeyDictionary()
     queue = queues.get(loop)
     if queue is None:
-        queue = queues[loop] = _WriterQueue()
+        database = bind.url.database
+        on_disk = database and database != ":memory:" and not database.startswith("file:")
+        queue = queues[loop] = _WriterQueue(database if on_disk else None)
     return queue
 
 

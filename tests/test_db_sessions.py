@@ -151,3 +151,47 @@ async def test_a_writer_queued_past_the_timeout_gives_up_as_busy(
         assert title == "first"
     finally:
         await engine.dispose()
+
+
+async def test_a_writer_in_another_process_is_not_starved_by_back_to_back_transactions(
+    settings: Settings,
+) -> None:
+    """Ingest in one worker commits batch after batch; a moderator's write in another worker
+    gets its turn after the transaction under way, not once they all end. (Two engines: two
+    processes' worth of pools and queues; on PostgreSQL the two simply run side by side.)"""
+    bulk_engine, other_engine = (
+        make_engine(settings.database_url),
+        make_engine(settings.database_url),
+    )
+    bulk, other = make_sessionmaker(bulk_engine), make_sessionmaker(other_engine)
+    try:
+        async with unit_of_work(bulk, NullNotifier()) as session:
+            show = await events.create(
+                session, LiveEventCreate(slug="busy", title="Busy", hashtag="Busy")
+            )
+        order: list[str] = []
+        started = asyncio.Event()
+
+        async def batches() -> None:
+            for n in range(25):
+                async with unit_of_work(bulk, NullNotifier()) as session:
+                    await session.execute(
+                        update(LiveEvent).where(LiveEvent.id == show.id).values(title=f"{n}")
+                    )
+                    started.set()
+                    await asyncio.sleep(0.02)  # a batch being stored
+                order.append(f"batch {n}")
+
+        async def approve() -> None:
+            await started.wait()
+            async with unit_of_work(other, NullNotifier()) as session:
+                await session.execute(
+                    update(LiveEvent).where(LiveEvent.id == show.id).values(description="x")
+                )
+            order.append("approve")
+
+        await asyncio.gather(batches(), approve())
+        assert order.index("approve") < order.index("batch 24"), order
+    finally:
+        await bulk_engine.dispose()
+        await other_engine.dispose()
