@@ -145,6 +145,7 @@ def sweep(
     for train, test in folds(rows):
         model = service.PairModel(
             [service.Grouped(rows[i].text, rows[i].category, rows[i].group) for i in train]
+            + service.paraphrases()
         )
         parts.append((test, model))
     spam = [i for i, c in enumerate(categories) if c is Category.spam]

@@ -34,6 +34,7 @@ from importlib import resources
 from typing import Any
 
 import numpy as np
+import simplemma
 from py3langid.langid import MODEL_FILE, LanguageIdentifier
 from scipy import sparse
 from sklearn.cluster import AgglomerativeClustering
@@ -366,6 +367,48 @@ _STOPWORDS = frozenset(
         "svp",
         "stp",
         "deux",
+        # Words that frame a question or a rumour, whatever its topic: why, is it true, explain.
+        "explain",
+        "explanation",
+        "expliquer",
+        "expliquez",
+        "explication",
+        "explications",
+        "justify",
+        "justification",
+        "justifier",
+        "justifie",
+        "reason",
+        "raison",
+        "confirm",
+        "confirmer",
+        "confirmez",
+        "deny",
+        "dementir",
+        "truth",
+        "real",
+        "fake",
+        "faux",
+        "intox",
+        "rumour",
+        "rumor",
+        "rumeur",
+        "genuinely",
+        "actually",
+        "exactly",
+        "exactement",
+        "exact",
+        "exacte",
+        "concretement",
+        "curious",
+        "wondering",
+        "know",
+        "savoir",
+        "sait",
+        "anything",
+        "something",
+        "quelque",
+        "chose",
     ]
 )
 
@@ -489,10 +532,17 @@ _REMEMBERED = 4096
 @lru_cache(maxsize=_REMEMBERED)
 def topic_text(text: str) -> str:
     """The words two duplicates share: no links, mentions, hashtags' '#', or stop words; the
-    lexicon's phrases ("en ligne", "laid off") made one word each."""
+    lexicon's phrases ("en ligne", "laid off") made one word each; a word the lexicon does not
+    know as its lemma ("voyageurs" as "voyageur", "delayed" as "delay", see ``_lemma``)."""
     body = _HASHTAG.sub(r"\1", _MENTION.sub(" ", _URL.sub(" ", text)))
     words = _WORD.findall(lexicon().join(fold(body)))
-    return " ".join(w for w in words if w not in _STOPWORDS and len(w) > 1)
+    # Lemmas are looked up on the words as written: the dictionaries are accented, and
+    # "remboursée" has a lemma where "remboursee" has none.
+    french = _frenchness(text) >= 0
+    lemmas = {fold(w): _lemma(w, french) for w in _WORD.findall(body.casefold())}
+    kept = (w if w in _STOPWORDS or _known(w) else lemmas.get(w, w) for w in words)
+    # Again after lemmas: "am" and "being" are "be".
+    return " ".join(w for w in kept if w not in _STOPWORDS and len(w) > 1)
 
 
 @dataclass(frozen=True, slots=True)
@@ -700,18 +750,25 @@ def lexicon() -> Lexicon:
     return Lexicon.from_lines(data.read_text(encoding="utf-8").splitlines())
 
 
-def _cut(word: str) -> str:
-    # A plural's "s" or "x" first, so that "zenos" and "zeno", "bateaux" and "bateau" meet.
-    if len(word) > 4 and word[-1] in "sx":
-        word = word[:-1]
-    return word[:5]
+@lru_cache(maxsize=65536)
+def _lemma(word: str, french: bool) -> str:
+    # simplemma's bundled dictionaries (and its rules for words they lack), the post's own
+    # language first: read as French, "cancelled" is a word no dictionary has. Lemmas rather
+    # than words cut to five letters raised the training set's cross-validated pairwise F1
+    # from 0.811 to 0.822 at SAME_QUESTION, all else unchanged.
+    languages = ("fr", "en") if french else ("en", "fr")
+    return fold(simplemma.lemmatize(word, lang=languages))
+
+
+def _known(word: str) -> bool:
+    return _topic_terms(word)[0].startswith("c:")
 
 
 @cache
 def _topic_terms(word: str) -> tuple[str, ...]:
     # Cached per word: a live's vocabulary is small, and the prefix scan is the slow part.
     concepts = lexicon().concepts(word)
-    return tuple(f"c:{c}" for c in concepts) if concepts else (_cut(word),)
+    return tuple(f"c:{c}" for c in concepts) if concepts else (word,)
 
 
 def stems(text: str) -> str:
@@ -1013,10 +1070,20 @@ class PairModel:
 
 
 @cache
+def paraphrases() -> list[Grouped]:
+    """The groups of data/groups.jsonl, which only the pair model learns from (see the module's
+    docstring)."""
+    data = resources.files("app.triage").joinpath("data/groups.jsonl")
+    return load_grouped(data.read_text(encoding="utf-8").splitlines())
+
+
+@cache
 def pair_model() -> PairModel:
-    """The duplicate model trained on the bundled training set's groups, once per process."""
+    """The duplicate model trained on the bundled training set's groups and ``paraphrases()``,
+    once per process."""
     data = resources.files("app.triage").joinpath("data/train.jsonl")
-    return PairModel(load_grouped(data.read_text(encoding="utf-8").splitlines()))
+    training = load_grouped(data.read_text(encoding="utf-8").splitlines())
+    return PairModel([*training, *paraphrases()])
 
 
 def _clusters(similarity: Any, threshold: float) -> list[int]:

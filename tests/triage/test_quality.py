@@ -2,6 +2,7 @@
 grouping across languages and categories, spam reposts, and the complaint weight."""
 
 import json
+from collections import Counter
 from pathlib import Path
 
 import numpy as np
@@ -59,6 +60,28 @@ def test_lexicon_maps_both_languages_to_one_concept() -> None:
     assert service.stems("Vous fermez des agences ?") == "c:close c:branch"
     assert sorted(service.stems("Paiement en ligne").split()) == ["c:site", "c:transfer"]
     assert sorted(service.stems("online payment").split()) == ["c:site", "c:transfer"]
+
+
+def test_words_the_lexicon_does_not_know_are_compared_as_lemmas() -> None:
+    # A plural or a participle meets its lemma, in either language.
+    assert service.stems("Les passagers inquiets") == service.stems("passager inquiet")
+    assert service.stems("Les trottinettes pliées") == "trottinette plier"
+    assert service.stems("the passengers were rerouted") == "passenger reroute"
+    # A lemma that is a stop word is left out like one ("being" is "be").
+    assert service.stems("being rerouted") == "reroute"
+
+
+def test_the_pair_models_own_groups_are_labelled_posts_of_grouped_categories() -> None:
+    posts = service.paraphrases()
+    assert len(posts) >= 50
+    sizes = Counter(p.group for p in posts if p.group is not None)
+    assert min(sizes.values()) >= 2
+    assert all(p.category in service.GROUPED for p in posts)
+    # Their group ids are their own: none of them joins a group of train.jsonl.
+    training = service.load_grouped(
+        (ROOT / "app" / "triage" / "data" / "train.jsonl").read_text().splitlines()
+    )
+    assert not set(sizes) & {p.group for p in training}
 
 
 def test_the_same_question_in_french_and_english_is_one_group() -> None:
