@@ -15,10 +15,12 @@ fifth left out, five times (duplicates always on the same side, so a post is nev
 by a model trained on its twin): the categories' scores at several complaint weights (how
 ``COMPLAINT_WEIGHT`` is chosen), then grouping at several thresholds with the predicted
 categories, as ``make eval`` groups. Both group each fifth with a pair model
-(``service.PairModel``) trained on the other four, so no pair is scored by a model that
-learnt it. ``data/dev.jsonl`` is never trained on, and was
-written after the lexicon: it tells how grouping does on the vocabulary of shows triage has
-not seen (its macro-F1 means little: it has no praise and no chit-chat).
+(``service.PairModel``) trained on the other four and on ``data/groups.jsonl`` (the pair
+model's own groups, none of them in the file scored), so no pair is scored by a model that
+learnt it. ``data/dev.jsonl`` is never trained on, and was written after the lexicon (its
+second part, ids 0971 on, before branch ``dup2``'s additions to it, which were not drawn
+from it): it tells how grouping does on the vocabulary of shows triage has not seen (its
+macro-F1 means little: it has no praise and no chit-chat).
 """
 
 import argparse
@@ -138,7 +140,8 @@ def sweep(
     """Pairwise scores of grouping at several thresholds (questions, complaints, rumours;
     then spam's own), given ``categories`` (and the model's ``confidences`` in them). Each
     fifth is grouped by a pair model trained on the other four (see ``folds``), so no pair is
-    judged by a model that saw it."""
+    judged by a model that saw it (``service.paraphrases()``, the pair model's own groups,
+    are in every fold's training)."""
     texts = [r.text for r in rows]
     truth = [r.group for r in rows]
     parts = []

@@ -12,15 +12,20 @@
   is trained in (French and English), on the text without links, mentions and hashtags.
 - **Duplicates:** posts that are likely duplicates on average are grouped (agglomerative
   clustering, average linkage), the likelihood of each pair given by a logistic regression
-  trained at first use on the training set's groups (``PairModel``). It weighs several
-  similarities of two posts (``pair_features``): of their topic words, where a word found in
-  the bilingual lexicon (``data/lexicon.jsonl``: "agence", "branch" and "branches" are one
-  concept) counts as its concept, so the same question meets itself across French and
-  English, and any other word is cut to five letters; of their concepts alone; of their
-  character n-grams, which catch the spellings in between; the numbers, hashtags and handles
-  they share; their lengths, languages and categories. Questions, complaints and rumours are
-  clustered together unless the model is sure they differ in kind; spam is grouped apart,
-  only when reposted, on the topic words' similarity at a stricter threshold.
+  trained at first use on the groups of the training set and of ``data/groups.jsonl``
+  (``PairModel``). That second file is for the pair model alone (the category model never
+  reads it): groups written to be hard, the same question in few shared words or in the other
+  language, beside near misses of the same show (same theme, another question). The model
+  weighs several similarities of two posts (``pair_features``): of their topic words, where
+  a word found in the bilingual lexicon (``data/lexicon.jsonl``: "agence", "branch" and
+  "branches" are one concept) counts as its concept, so the same question meets itself across
+  French and English, and any other word as its lemma (simplemma's dictionaries: "voyageurs"
+  is "voyageur"); of their concepts alone; of their character n-grams, which catch the
+  spellings in between; the numbers, hashtags and handles they share; their lengths,
+  languages and categories. A show's own hashtags ("#AskClairval") are no topic word: the
+  names and handles weigh the show. Questions, complaints and rumours are clustered together
+  unless the model is sure they differ in kind; spam is grouped apart, only when reposted, on
+  the topic words' similarity (show hashtags included) at a stricter threshold.
 """
 
 import json
@@ -52,10 +57,10 @@ GROUPED = frozenset({Category.question, Category.complaint, Category.rumour, Cat
 # Average probability of being duplicates (``PairModel``) within which posts are one group.
 # Chosen on the training set, never on eval/: pairwise F1 with the categories the model
 # predicts for posts it was not trained on, the pair model trained on the other four fifths
-# (python -m app.triage.evaluate --cross-validate app/triage/data/train.jsonl), is 0.80-0.82
-# from 0.12 to 0.30; data/dev.jsonl, posts of shows neither the models nor the lexicon has
-# seen (python -m app.triage.evaluate app/triage/data/dev.jsonl), is at its best from 0.26
-# up. 0.28 is on both plateaus.
+# and data/groups.jsonl (python -m app.triage.evaluate --cross-validate
+# app/triage/data/train.jsonl), is 0.81-0.83 from 0.16 to 0.32, at its best (0.832) at 0.28;
+# data/dev.jsonl, posts of shows neither model has seen (python -m app.triage.evaluate
+# --tune app/triage/data/dev.jsonl), is 0.950 from 0.10 to 0.30.
 SAME_QUESTION = 0.28
 # The pair model's regularisation (scikit-learn's C). Chosen with --cross-validate like
 # SAME_QUESTION: weaker (10) or stronger (0.1) both cost the training set's pairwise F1.
