@@ -36,7 +36,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from functools import cache, lru_cache
 from importlib import resources
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 import simplemma
@@ -1113,6 +1113,15 @@ def pair_model() -> PairModel:
     return PairModel([*training, *paraphrases()])
 
 
+class PairScorer(Protocol):
+    """What ``group`` asks of a duplicate model: ``PairModel``, or (evaluate's
+    ``--whole-batch``) probabilities each scored by a model that learnt neither post."""
+
+    def probabilities(
+        self, texts: Sequence[str], categories: Sequence[Category], sure: Sequence[bool]
+    ) -> Any: ...
+
+
 def _clusters(similarity: Any, threshold: float) -> list[int]:
     # Average linkage: every member close to the group as a whole, not chained through one
     # look-alike.
@@ -1132,7 +1141,7 @@ def group(
     threshold: float = SAME_QUESTION,
     spam_threshold: float = SAME_REPOST,
     confidences: Sequence[float] | None = None,
-    model: PairModel | None = None,
+    model: PairScorer | None = None,
 ) -> list[str | None]:
     """Duplicate groups: posts whose probability of being duplicates (``model``, by default
     ``pair_model()``) is on average at least ``threshold``; spam is grouped apart, on

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from rapidfuzz import fuzz
 
-from app.triage import service
+from app.triage import evaluate, service
 from app.triage.schemas import Category, Post
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -264,3 +264,18 @@ def test_posts_tagged_for_two_shows_are_never_one_group() -> None:
     reposted = service.group(spam, [Category.spam] * 2)
     assert reposted[0] is not None
     assert reposted[0] == reposted[1]
+
+
+def test_whole_batch_groups_a_file_at_once_with_held_out_models(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    lines = (ROOT / "app" / "triage" / "data" / "train.jsonl").read_text(encoding="utf-8")
+    sample = tmp_path / "sample.jsonl"
+    sample.write_text("\n".join(lines.splitlines()[:250]) + "\n", encoding="utf-8")
+    assert evaluate.main(["--whole-batch", str(sample)]) == 0
+    rows = [line.split() for line in capsys.readouterr().out.splitlines()[1:]]
+    assert [row[0] for row in rows] == [f"{p / 100:.2f}" for p in range(6, 62, 2)]
+    # Each row: precision, recall and F1, the lower the threshold the higher the recall.
+    recalls = [float(row[2]) for row in rows]
+    assert recalls == sorted(recalls, reverse=True)
+    assert max(float(row[3]) for row in rows) > 0.3
