@@ -374,6 +374,7 @@ class _FileTurn:
             os.close(fd)
             raise
         try:
+            # Blocks only while another writer's _nobody_waits holds it: a moment.
             fcntl.flock(waiting, fcntl.LOCK_SH)
             locked = asyncio.get_running_loop().run_in_executor(
                 None, fcntl.flock, fd, fcntl.LOCK_EX
