@@ -145,4 +145,10 @@ class DeskSettingsIn(BaseModel):
 class DeskOut(BaseModel):
     seq: int = Field(description="The LiveEvent's seq this reflects: resume sockets here.")
     settings: DeskSettingsOut
-    cases: list[CaseOut]
+    cases: list[CaseOut] = Field(
+        description="The unresolved complaints due first (all of them, unless a flood leaves "
+        "thousands unanswered) and the last resolved ones, oldest first. The CSV export has "
+        "every complaint."
+    )
+    open_total: int = Field(description="Unresolved complaints in all, listed or not.")
+    resolved_total: int = Field(description="Resolved complaints in all, listed or not.")

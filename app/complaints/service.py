@@ -4,10 +4,10 @@
 import csv
 import io
 import re
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
 from datetime import datetime, timedelta
 
-from sqlalchemy import or_, select
+from sqlalchemy import Select, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.accounts.models import Role, User
@@ -51,8 +51,13 @@ from app.realtime.service import emit, last_seq
 X_NETWORK = "x"
 COPY_NETWORK = "copy"
 FOLLOWUP_ACTIONS = ("followup_reply", "followup_copied")
-# The desk lists at most this many complaints (the newest): a LiveEvent has a few dozen.
-DESK_LIMIT = 2000
+# What the desk lists: the unresolved cases due first (every one, unless a flood leaves more
+# than this many unanswered), and the newest resolved ones. A capped desk must never hide the
+# most urgent complaints, as a list of the newest would. The CSV export has them all.
+DESK_OPEN_LIMIT = 2000
+DESK_RESOLVED_LIMIT = 200
+# The export reads complaints this many at a time (their views need a few queries each time).
+EXPORT_CHUNK = 500
 
 # --- Settings ----------------------------------------------------------------------------------
 
@@ -182,29 +187,53 @@ async def _views(
     return views
 
 
-async def desk(session: AsyncSession, live_event: LiveEvent) -> DeskOut:
-    """Every complaint of the LiveEvent with its case, oldest first, and the desk's settings.
+def _complaints(live_event: LiveEvent) -> Select[Question, ComplaintCase]:
+    """The LiveEvent's complaints with their cases (None until first handled).
 
     A complaint is a question whose category is complaint; one the desk moved to the stage is
     a question now, and stays listed through its (closed) case.
     """
-    seq = await last_seq(session, live_event.id)
-    rows = await session.execute(
+    return (
         select(Question, ComplaintCase)
         .outerjoin(ComplaintCase, ComplaintCase.question_id == Question.id)
         .where(
             Question.live_event_id == live_event.id,
             or_(Question.category == Category.complaint, ComplaintCase.id.is_not(None)),
         )
-        .order_by(Question.id.desc())
-        .limit(DESK_LIMIT)
     )
-    pairs = [(q, c) for q, c in rows][::-1]
+
+
+# A complaint nobody has handled yet has no case: it is open.
+_RESOLVED = ComplaintCase.status == CaseStatus.resolved
+_UNRESOLVED = or_(ComplaintCase.id.is_(None), ComplaintCase.status != CaseStatus.resolved)
+
+
+async def desk(session: AsyncSession, live_event: LiveEvent) -> DeskOut:
+    """The desk: the unresolved complaints (the oldest, so due first, up to DESK_OPEN_LIMIT)
+    and the last resolved ones (DESK_RESOLVED_LIMIT) with their cases, oldest first; how many
+    there are of each in all; the desk's settings."""
+    seq = await last_seq(session, live_event.id)
+    listed = _complaints(live_event)
+    unresolved = await session.execute(
+        listed.where(_UNRESOLVED).order_by(Question.id).limit(DESK_OPEN_LIMIT)
+    )
+    resolved = await session.execute(
+        listed.where(_RESOLVED)
+        .order_by(ComplaintCase.resolved_at.desc().nulls_last(), Question.id.desc())
+        .limit(DESK_RESOLVED_LIMIT)
+    )
+    pairs = sorted([(q, c) for q, c in [*unresolved, *resolved]], key=lambda pair: pair[0].id)
+    counted = listed.with_only_columns(_RESOLVED, func.count()).group_by(_RESOLVED)
+    totals = {False: 0, True: 0}
+    for done, count in await session.execute(counted):
+        totals[bool(done)] += int(count)  # no case yet: NULL, open
     settings = await _settings_row(session, live_event.id)
     return DeskOut(
         seq=seq,
         settings=DeskSettingsOut.model_validate(settings),
         cases=await _views(session, pairs, settings),
+        open_total=totals[False],
+        resolved_total=totals[True],
     )
 
 
@@ -611,15 +640,33 @@ def _iso(value: datetime | None) -> str:
     return value.isoformat(timespec="seconds") if value else ""
 
 
+async def _every_case(session: AsyncSession, live_event: LiveEvent) -> AsyncIterator[CaseOut]:
+    """Every complaint's view, oldest first, read EXPORT_CHUNK at a time."""
+    settings = await _settings_row(session, live_event.id)
+    after = 0
+    while True:
+        rows = await session.execute(
+            _complaints(live_event)
+            .where(Question.id > after)
+            .order_by(Question.id)
+            .limit(EXPORT_CHUNK)
+        )
+        pairs = [(q, c) for q, c in rows]
+        for view in await _views(session, pairs, settings):
+            yield view
+        if len(pairs) < EXPORT_CHUNK:
+            return
+        after = pairs[-1][0].id
+
+
 async def export_csv(session: AsyncSession, live_event: LiveEvent) -> str:
     """Every complaint and its case as CSV for customer service: UTF-8 with a byte-order mark
     (so Excel reads accents right), CRLF rows, every cell neutralised against formulas."""
-    view = await desk(session, live_event)
     out = io.StringIO()
     out.write("\ufeff")
     writer = csv.writer(out, lineterminator="\r\n")
     writer.writerow(CSV_COLUMNS)
-    for case in view.cases:
+    async for case in _every_case(session, live_event):
         row = [
             str(case.question_id),
             _iso(case.received_at),

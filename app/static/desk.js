@@ -10,7 +10,18 @@ const options = readJson("desk-options");
 const slug = encodeURIComponent(liveEvent.slug);
 let settings = initial.settings;
 const cases = new Map(initial.cases.map((c) => [c.question_id, c]));
-const cards = new Map(); // question_id → { li, parts } built once, then updated in place
+const cards = new Map(); // question_id → { li, parts } built once shown, then updated in place
+// Cards shown per list, more on demand: a flood of complaints must not make every change
+// re-render thousands of cards. Open cases are sorted by due time, so the first are the urgent.
+const PAGE = 100;
+const loadedAt = Date.now();
+const shown = { open: PAGE, closed: PAGE };
+// Cases the server did not send (beyond its caps; the CSV export has them all), per list.
+const loaded = [...cases.values()];
+const hidden = {
+  open: Math.max(0, initial.open_total - loaded.filter((c) => c.status !== "resolved").length),
+  closed: Math.max(0, initial.resolved_total - loaded.filter((c) => c.status === "resolved").length),
+};
 
 const LABELS = { open: "Open", in_progress: "In progress", waiting_customer: "Waiting for the customer", resolved: "Resolved" };
 const flash = document.getElementById("flash");
@@ -202,40 +213,61 @@ function tick(card, c) {
 function store(c) {
   const known = cases.get(c.question_id);
   if (known && known.version > c.version && c.case_id !== null) return; // an older update, late
+  if (!known) {
+    // A case the desk was not sent, changed elsewhere: listed from now on, and counted once.
+    // Unlisted cases are mostly open ones (the resolved are few in a flood): taken from those.
+    const from = hidden.open > 0 ? "open" : "closed";
+    hidden[from] = Math.max(0, hidden[from] - 1);
+  }
   cases.set(c.question_id, c);
   render();
 }
 
 function render() {
-  const open = document.getElementById("cases-open");
-  const closed = document.getElementById("cases-closed");
   const sorted = [...cases.values()].sort((a, b) => dueOf(a) - dueOf(b) || a.question_id - b.question_id);
-  const wanted = { open: [], closed: [] };
-  for (const c of sorted) {
-    let card = cards.get(c.question_id);
-    if (!card) { card = build(c); cards.set(c.question_id, card); }
-    update(card, c);
-    wanted[c.status === "resolved" ? "closed" : "open"].push(card.li);
-  }
+  const listed = { open: [], closed: [] };
+  for (const c of sorted) listed[c.status === "resolved" ? "closed" : "open"].push(c);
   for (const [id, card] of cards) if (!cases.has(id)) { card.li.remove(); cards.delete(id); }
-  // Moving a node that holds the focus would lose it: only re-append when the order changed.
-  for (const [list, items] of [[open, wanted.open], [closed, wanted.closed]]) {
+  for (const name of ["open", "closed"]) {
+    const items = listed[name].slice(0, shown[name]).map((c) => {
+      let card = cards.get(c.question_id);
+      if (!card) { card = build(c); cards.set(c.question_id, card); }
+      update(card, c);
+      return card.li;
+    });
+    // Moving a node that holds the focus would lose it: only re-append when the order changed.
+    const list = document.getElementById(`cases-${name}`);
     const same = items.length === list.children.length && items.every((li, i) => list.children[i] === li);
     if (!same) list.replaceChildren(...items);
+    const more = listed[name].length - items.length;
+    const button = document.getElementById(`more-${name}`);
+    button.hidden = more === 0;
+    button.textContent = `Show ${Math.min(more, PAGE)} more (${more} not shown)`;
   }
-  const openCases = [...cases.values()].filter((c) => c.status !== "resolved");
-  const overdue = openCases.filter((c) => slaText(c).overdue).length;
+  const overdue = listed.open.filter((c) => slaText(c).overdue).length;
+  // Unlisted open cases are the newest: due last, so overdue only if every listed one is.
+  const atLeast = hidden.open && overdue === listed.open.length ? "+" : "";
   document.getElementById("summary").replaceChildren(
-    el("span", { class: "counter", text: `${openCases.length} open` }),
-    el("span", { class: `counter${overdue ? " error" : ""}`, text: `${overdue} overdue` }),
-    el("span", { class: "counter", text: `${cases.size - openCases.length} resolved` }));
+    el("span", { class: "counter", text: `${listed.open.length + hidden.open} open` }),
+    el("span", { class: `counter${overdue ? " error" : ""}`, text: `${overdue}${atLeast} overdue` }),
+    el("span", { class: "counter", text: `${listed.closed.length + hidden.closed} resolved` }));
+  const unlisted = [];
+  if (hidden.open) unlisted.push(`${hidden.open} open complaints, due after the ones listed, are not listed yet: reload once these are handled`);
+  if (hidden.closed) unlisted.push(`${hidden.closed} older resolved complaints are not listed`);
+  document.getElementById("unlisted").textContent = unlisted.length ? `${unlisted.join("; ")}. The CSV export has every complaint.` : "";
+}
+
+for (const name of ["open", "closed"]) {
+  document.getElementById(`more-${name}`).addEventListener("click", () => { shown[name] += PAGE; render(); });
 }
 
 // A question update: a complaint the desk has not seen yet arrives, open and unassigned, until
 // its case is first handled (its "case" update then carries the rest).
 function onQuestion(q) {
   const known = cases.get(q.id);
-  if (q.category === "complaint" && !known) {
+  if (q.category === "complaint" && !known && (hidden.open || hidden.closed) && Date.parse(q.created_at) < loadedAt) {
+    refetch(q.id); // one the desk was not sent: its case says where it belongs
+  } else if (q.category === "complaint" && !known) {
     cases.set(q.id, {
       question_id: q.id, live_event_id: q.live_event_id, case_id: null, text: q.text,
       author_name: q.author_name, author_handle: q.author_handle, source: q.source, lang: q.lang,
@@ -281,7 +313,7 @@ connect({
   },
 });
 
-setInterval(() => { for (const [id, card] of cards) tick(card, cases.get(id)); }, 1000);
+setInterval(() => { for (const [id, card] of cards) if (card.li.isConnected) tick(card, cases.get(id)); }, 1000);
 fillSettings();
 render();
 const target = location.hash && document.getElementById(location.hash.slice(1));

@@ -7,10 +7,12 @@ from datetime import timedelta
 from typing import Any
 
 import httpx
+import pytest
 from sqlalchemy import delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.accounts.models import Role, User
+from app.complaints import service
 from app.complaints.models import CaseChange
 from app.db import utcnow
 from app.events.models import TeamMember
@@ -346,3 +348,36 @@ async def test_a_moved_complaint_made_a_complaint_again_is_back_on_the_desk(
         "in_progress",
     )
     assert case["resolved_at"] is None
+
+
+async def test_a_capped_desk_lists_the_complaints_due_first_and_the_export_has_them_all(
+    http: httpx.AsyncClient,
+    live_event: dict[str, Any],
+    moderator: Actor,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # A flood, in miniature: more complaints than the desk lists.
+    monkeypatch.setattr(service, "DESK_OPEN_LIMIT", 2)
+    monkeypatch.setattr(service, "DESK_RESOLVED_LIMIT", 1)
+    monkeypatch.setattr(service, "EXPORT_CHUNK", 2)
+    ids = [await complaint(http, moderator, f"Complaint {n}: my card is blocked") for n in range(5)]
+    for qid in (ids[4], ids[3]):  # the newest resolved first, then the one before it
+        done = await http.patch(
+            f"{C}/{qid}", json={"status": "resolved"}, headers=moderator.headers
+        )
+        assert done.status_code == 200, done.text
+
+    desk = (await http.get("/api/v1/events/ask-test/complaints", headers=moderator.headers)).json()
+    # The oldest open ones (due first) are never the ones left out, as they were when the desk
+    # listed the newest complaints; of the resolved, the last one resolved.
+    assert [(c["question_id"], c["status"]) for c in desk["cases"]] == [
+        (ids[0], "open"),
+        (ids[1], "open"),
+        (ids[3], "resolved"),
+    ]
+    assert (desk["open_total"], desk["resolved_total"]) == (3, 2)
+    # Customer service gets every complaint, whatever the desk lists.
+    response = await http.get("/api/v1/events/ask-test/complaints.csv", headers=moderator.headers)
+    rows = list(csv.DictReader(io.StringIO(response.content.decode("utf-8-sig"))))
+    assert [int(r["question_id"]) for r in rows] == ids
+    assert [r["status"] for r in rows] == ["open"] * 3 + ["resolved"] * 2

@@ -6,7 +6,14 @@ from typing import Any
 import httpx
 import pytest
 from playwright.async_api import Browser, expect
+from sqlalchemy import update
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from app.complaints import service
+from app.events import service as events
+from app.questions import service as questions
+from app.questions.models import Category, Origin, Question
+from app.questions.schemas import NewQuestion
 from tests.conftest import Actor, LiveServer, ask
 from tests.web.browser import logged_in
 from tests.web.test_accessibility import violations
@@ -90,3 +97,55 @@ async def test_a_complaint_arrives_live_and_is_resolved_on_the_desk(
     await expect(other.locator(f"#cases-closed #case-{question['id']}")).to_be_visible()
     await expect(other.locator("#cases-open li")).to_have_count(0)
     await expect(desk.locator("#summary")).to_contain_text("0 open")
+
+
+async def test_a_flood_of_complaints_shows_the_urgent_first_a_page_at_a_time(
+    browser: Browser,
+    live_server: LiveServer,
+    http: httpx.AsyncClient,
+    live_event: dict[str, Any],
+    moderator: Actor,
+    maker: async_sessionmaker[AsyncSession],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # 130 complaints; the server lists the 120 due first, the page shows 100 of them at once.
+    monkeypatch.setattr(service, "DESK_OPEN_LIMIT", 120)
+    async with maker() as session, session.begin():
+        live = await events.get_by_slug(session, "ask-test")
+        made = await questions.create_many(
+            session,
+            live,
+            [
+                NewQuestion(origin=Origin.audience, source="audience", text=f"Complaint {n}")
+                for n in range(130)
+            ],
+        )
+        ids = [q.id for q in made]
+        await session.execute(
+            update(Question).where(Question.id.in_(ids)).values(category=Category.complaint)
+        )
+    desk = await logged_in(browser, live_server.url, "mo", "/desk/ask-test")
+    await expect(desk.locator("#conn")).to_have_text("● live")
+    listed = desk.locator("#cases-open li")
+    await expect(listed).to_have_count(100)
+    await expect(listed.first.locator(".text")).to_have_text("Complaint 0")
+    await expect(desk.locator("#summary")).to_contain_text("130 open")
+    await expect(desk.locator("#unlisted")).to_contain_text(
+        "10 open complaints, due after the ones listed, are not listed yet"
+    )
+    more = desk.get_by_role("button", name="Show 20 more (20 not shown)")
+    await more.click()
+    await expect(listed).to_have_count(120)
+    await expect(listed.last.locator(".text")).to_have_text("Complaint 119")
+    await expect(more).to_be_hidden()
+
+    # One the desk was not sent is resolved elsewhere: it is listed, and counted once.
+    unlisted = ids[125]
+    done = await http.patch(
+        f"/api/v1/complaints/{unlisted}", json={"status": "resolved"}, headers=moderator.headers
+    )
+    assert done.status_code == 200, done.text
+    await expect(desk.locator(f"#cases-closed #case-{unlisted}")).to_be_visible()
+    await expect(desk.locator("#summary")).to_contain_text("129 open")
+    await expect(desk.locator("#summary")).to_contain_text("1 resolved")
+    await expect(desk.locator("#unlisted")).to_contain_text("9 open complaints")
