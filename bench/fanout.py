@@ -327,7 +327,14 @@ class Client(asyncio.Protocol):
             return
         while at >= 0:
             end = payload.index(b'"', at)
-            gen.latencies.append(now - float(payload[at + 3 : end]))
+            stamp = payload[at + 3 : end]
+            latency = now - float(stamp)
+            gen.latencies.append(latency)
+            if gen.by_server is not None:  # --redis: which worker's clients, and who was first
+                gen.by_server.setdefault(self.port, []).append(latency)
+                key = (self.port, stamp)
+                if latency < gen.firsts.get(key, latency + 1):
+                    gen.firsts[key] = latency
             self.items += 1
             at = payload.find(STAMP, end)
         gen.last_receipt = now
@@ -364,6 +371,10 @@ class LoadGen:
     target: int = 0
     waiting: int = 0
     done: asyncio.Event = field(default_factory=asyncio.Event)
+    # With --redis: each server's clients' latencies, and each update's first receipt per
+    # server (port, stamp), so the Redis hop shows apart from the fan-out behind it.
+    by_server: dict[int, list[float]] | None = None
+    firsts: dict[tuple[int, bytes], float] = field(default_factory=dict)
 
     async def connect(self, index: int, after: int, delay: float = 0.0) -> Client:
         """Open socket ``index``, resuming after ``after``, and wait for its hello; retry as
@@ -396,6 +407,8 @@ class LoadGen:
     def expect(self, items: int, readers: Sequence[Client]) -> None:
         """A new phase: each of ``readers`` should receive ``items`` more updates."""
         self.latencies, self.frames, self.last_receipt = [], 0, 0.0
+        if self.by_server is not None:
+            self.by_server, self.firsts = {}, {}
         self.target, self.waiting = items, len(readers)
         self.done = asyncio.Event()
         reading = {id(client) for client in readers}
@@ -502,6 +515,9 @@ class Figures:
     slow_kib: float = 0.0
     storm_s: float = 0.0
     storm_resumed: int = 0
+    # The steady phase per server (by port, in the servers' order): its clients' p50 and p99,
+    # and the p50 and p99 of each update's first receipt among them (ms).
+    servers: list[tuple[float, float, float, float]] = field(default_factory=list)
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -552,6 +568,8 @@ async def measure(
     await server.ready()
     ports = server.ports
     gen = LoadGen(lambda i: ports[i % len(ports)], path)
+    if len(ports) > 1:
+        gen.by_server = {}
     n = args.clients
     # Warm up (first-connection costs, caches), then measure memory from an idle baseline.
     await gen.connect_all(min(50, n), seed.last_seq)
@@ -574,6 +592,18 @@ async def measure(
     figures.p99_ms = percentile(out.latencies_ms, 0.99)
     figures.cpu_us = out.cpu / max(len(out.latencies_ms), 1) * 1e6
     figures.per_core = 1e6 / figures.cpu_us if figures.cpu_us else 0.0
+    if gen.by_server is not None:
+        for port in ports:
+            own = [seconds * 1000 for seconds in gen.by_server.get(port, [])]
+            first = [seconds * 1000 for (at, _), seconds in gen.firsts.items() if at == port]
+            figures.servers.append(
+                (
+                    percentile(own, 0.5),
+                    percentile(own, 0.99),
+                    percentile(first, 0.5),
+                    percentile(first, 0.99),
+                )
+            )
     print(
         f"  steady, {args.rate:g} updates/s: {len(out.latencies_ms)} deliveries, p50 "
         f"{figures.p50_ms:.1f} ms, p99 {figures.p99_ms:.1f} ms; server CPU "
@@ -805,6 +835,18 @@ async def compare_redis(args: argparse.Namespace) -> None:
         ("steady p50 (ms)", alone.p50_ms, pair.p50_ms),
         ("steady p99 (ms)", alone.p99_ms, pair.p99_ms),
         ("server CPU per delivery (µs)", alone.cpu_us, pair.cpu_us),
+    ):
+        print(f"{name:<34}{a:>14.1f}{b:>14.1f}{b - a:>+10.1f}")
+    # Where the rise comes from: the worker that wrote the update tells its clients at once,
+    # the other hears of it through Redis; both share one core.
+    print()
+    print(f"{'two + Redis, steady (ms)':<34}{'A: writes':>14}{'B: via Redis':>14}{'B - A':>10}")
+    (a50, a99, af50, af99), (b50, b99, bf50, bf99) = pair.servers
+    for name, a, b in (
+        ("its clients' p50", a50, b50),
+        ("its clients' p99", a99, b99),
+        ("an update's first receipt, p50", af50, bf50),
+        ("an update's first receipt, p99", af99, bf99),
     ):
         print(f"{name:<34}{a:>14.1f}{b:>14.1f}{b - a:>+10.1f}")
 
