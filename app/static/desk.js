@@ -227,6 +227,9 @@ function render() {
   const sorted = [...cases.values()].sort((a, b) => dueOf(a) - dueOf(b) || a.question_id - b.question_id);
   const listed = { open: [], closed: [] };
   for (const c of sorted) listed[c.status === "resolved" ? "closed" : "open"].push(c);
+  // The resolved: the last resolved first, which is what a desk looks back on.
+  const resolvedAt = (c) => (c.resolved_at ? Date.parse(c.resolved_at) : 0);
+  listed.closed.sort((a, b) => resolvedAt(b) - resolvedAt(a) || b.question_id - a.question_id);
   for (const [id, card] of cards) if (!cases.has(id)) { card.li.remove(); cards.delete(id); }
   for (const name of ["open", "closed"]) {
     const items = listed[name].slice(0, shown[name]).map((c) => {

@@ -139,13 +139,18 @@ async def test_a_flood_of_complaints_shows_the_urgent_first_a_page_at_a_time(
     await expect(listed.last.locator(".text")).to_have_text("Complaint 119")
     await expect(more).to_be_hidden()
 
-    # One the desk was not sent is resolved elsewhere: it is listed, and counted once.
-    unlisted = ids[125]
-    done = await http.patch(
-        f"/api/v1/complaints/{unlisted}", json={"status": "resolved"}, headers=moderator.headers
-    )
-    assert done.status_code == 200, done.text
-    await expect(desk.locator(f"#cases-closed #case-{unlisted}")).to_be_visible()
-    await expect(desk.locator("#summary")).to_contain_text("129 open")
-    await expect(desk.locator("#summary")).to_contain_text("1 resolved")
+    # A listed one is resolved; then one the desk was not sent, elsewhere: that one is listed
+    # from then on, and counted once.
+    for qid in (ids[0], ids[125]):
+        done = await http.patch(
+            f"/api/v1/complaints/{qid}", json={"status": "resolved"}, headers=moderator.headers
+        )
+        assert done.status_code == 200, done.text
+    resolved = desk.locator("#cases-closed li")
+    await expect(resolved).to_have_count(2)
+    await expect(desk.locator("#summary")).to_contain_text("128 open")
+    await expect(desk.locator("#summary")).to_contain_text("2 resolved")
     await expect(desk.locator("#unlisted")).to_contain_text("9 open complaints")
+    # The resolved column shows the last resolved first.
+    await expect(resolved.first).to_have_id(f"case-{ids[125]}")
+    await expect(resolved.last).to_have_id(f"case-{ids[0]}")
