@@ -12,6 +12,7 @@ from app.complaints.schemas import (
     DeskOut,
     DeskSettingsIn,
     DeskSettingsOut,
+    DeskTotals,
     FollowupCheck,
     FollowupCheckIn,
     FollowupIn,
@@ -38,6 +39,13 @@ async def list_complaints(session: SessionDep, access: Moderating) -> DeskOut:
     """The complaints desk: every complaint with its case (status, assignee, SLA due time,
     follow-ups), oldest first, and the desk's settings."""
     return await service.desk(session, access.live_event)
+
+
+@router.get("/events/{slug}/complaints/totals")
+async def complaint_totals(session: SessionDep, access: Moderating) -> DeskTotals:
+    """How many complaints are unresolved and resolved in all: a desk that lists only part of
+    them (a flood) counts the rest from here."""
+    return await service.desk_totals(session, access.live_event)
 
 
 @router.get(

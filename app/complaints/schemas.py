@@ -142,7 +142,12 @@ class DeskSettingsIn(BaseModel):
         return reject_null(value)
 
 
-class DeskOut(BaseModel):
+class DeskTotals(BaseModel):
+    open_total: int = Field(description="Unresolved complaints in all, listed or not.")
+    resolved_total: int = Field(description="Resolved complaints in all, listed or not.")
+
+
+class DeskOut(DeskTotals):
     seq: int = Field(description="The LiveEvent's seq this reflects: resume sockets here.")
     settings: DeskSettingsOut
     cases: list[CaseOut] = Field(
@@ -150,5 +155,3 @@ class DeskOut(BaseModel):
         "thousands unanswered) and the last resolved ones, oldest first. The CSV export has "
         "every complaint."
     )
-    open_total: int = Field(description="Unresolved complaints in all, listed or not.")
-    resolved_total: int = Field(description="Resolved complaints in all, listed or not.")

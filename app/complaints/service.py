@@ -26,6 +26,7 @@ from app.complaints.schemas import (
     DeskOut,
     DeskSettingsIn,
     DeskSettingsOut,
+    DeskTotals,
     FollowupCheck,
     FollowupIn,
     FollowupOut,
@@ -223,18 +224,23 @@ async def desk(session: AsyncSession, live_event: LiveEvent) -> DeskOut:
         .limit(DESK_RESOLVED_LIMIT)
     )
     pairs = sorted([(q, c) for q, c in [*unresolved, *resolved]], key=lambda pair: pair[0].id)
-    counted = listed.with_only_columns(_RESOLVED, func.count()).group_by(_RESOLVED)
-    totals = {False: 0, True: 0}
-    for done, count in await session.execute(counted):
-        totals[bool(done)] += int(count)  # no case yet: NULL, open
     settings = await _settings_row(session, live_event.id)
     return DeskOut(
         seq=seq,
         settings=DeskSettingsOut.model_validate(settings),
         cases=await _views(session, pairs, settings),
-        open_total=totals[False],
-        resolved_total=totals[True],
+        **(await desk_totals(session, live_event)).model_dump(),
     )
+
+
+async def desk_totals(session: AsyncSession, live_event: LiveEvent) -> DeskTotals:
+    """How many complaints are unresolved and resolved, listed on the desk or not."""
+    listed = _complaints(live_event)
+    counted = listed.with_only_columns(_RESOLVED, func.count()).group_by(_RESOLVED)
+    totals = {False: 0, True: 0}
+    for done, count in await session.execute(counted):
+        totals[bool(done)] += int(count)  # no case yet: NULL, open
+    return DeskTotals(open_total=totals[False], resolved_total=totals[True])
 
 
 async def case_view(session: AsyncSession, question_id: int) -> CaseOut:

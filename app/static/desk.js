@@ -16,12 +16,23 @@ const cards = new Map(); // question_id → { li, parts } built once shown, then
 const PAGE = 100;
 const loadedAt = Date.now();
 const shown = { open: PAGE, closed: PAGE };
-// Cases the server did not send (beyond its caps; the CSV export has them all), per list.
-const loaded = [...cases.values()];
-const hidden = {
-  open: Math.max(0, initial.open_total - loaded.filter((c) => c.status !== "resolved").length),
-  closed: Math.max(0, initial.resolved_total - loaded.filter((c) => c.status === "resolved").length),
-};
+// In a flood the server sends part of the complaints (its caps; the CSV export has them all).
+// Such a desk counts the rest from the server's totals, read again after changes; any other
+// desk knows every complaint, and counts what it knows.
+const capped = initial.open_total + initial.resolved_total > initial.cases.length;
+let totals = { open: initial.open_total, closed: initial.resolved_total };
+let recount = null;
+
+function refreshTotals() {
+  if (!capped || recount) return;
+  recount = setTimeout(async () => {
+    try {
+      const found = await api(`/api/v1/events/${slug}/complaints/totals`);
+      totals = { open: found.open_total, closed: found.resolved_total };
+      render();
+    } catch { /* the next change reads them again */ } finally { recount = null; }
+  }, 1000);
+}
 
 const LABELS = { open: "Open", in_progress: "In progress", waiting_customer: "Waiting for the customer", resolved: "Resolved" };
 const flash = document.getElementById("flash");
@@ -213,13 +224,8 @@ function tick(card, c) {
 function store(c) {
   const known = cases.get(c.question_id);
   if (known && known.version > c.version && c.case_id !== null) return; // an older update, late
-  if (!known) {
-    // A case the desk was not sent, changed elsewhere: listed from now on, and counted once.
-    // Unlisted cases are mostly open ones (the resolved are few in a flood): taken from those.
-    const from = hidden.open > 0 ? "open" : "closed";
-    hidden[from] = Math.max(0, hidden[from] - 1);
-  }
   cases.set(c.question_id, c);
+  refreshTotals();
   render();
 }
 
@@ -247,6 +253,10 @@ function render() {
     button.hidden = more === 0;
     button.textContent = `Show ${Math.min(more, PAGE)} more (${more} not shown)`;
   }
+  // What the desk was not sent: every complaint counted, less those it lists.
+  const hidden = capped
+    ? { open: Math.max(0, totals.open - listed.open.length), closed: Math.max(0, totals.closed - listed.closed.length) }
+    : { open: 0, closed: 0 };
   const overdue = listed.open.filter((c) => slaText(c).overdue).length;
   // Unlisted open cases are the newest: due last, so overdue only if every listed one is.
   const atLeast = hidden.open && overdue === listed.open.length ? "+" : "";
@@ -268,8 +278,8 @@ for (const name of ["open", "closed"]) {
 // its case is first handled (its "case" update then carries the rest).
 function onQuestion(q) {
   const known = cases.get(q.id);
-  if (q.category === "complaint" && !known && (hidden.open || hidden.closed) && Date.parse(q.created_at) < loadedAt) {
-    refetch(q.id); // one the desk was not sent: its case says where it belongs
+  if (q.category === "complaint" && !known && capped && Date.parse(q.created_at) < loadedAt) {
+    refetch(q.id); // maybe one the desk was not sent: its case says where it belongs
   } else if (q.category === "complaint" && !known) {
     cases.set(q.id, {
       question_id: q.id, live_event_id: q.live_event_id, case_id: null, text: q.text,
@@ -279,10 +289,12 @@ function onQuestion(q) {
       resolution: "", can_reply: false, followups: [], version: 0,
     });
     arrivals.textContent = `New complaint from ${asker(q)}: ${q.text}`;
+    refreshTotals();
     render();
   } else if (known) {
     if (q.category !== "complaint" && known.case_id === null) cases.delete(q.id); // re-categorised
     else cases.set(q.id, { ...known, text: q.text, question_status: q.status, on_desk: q.category === "complaint" });
+    refreshTotals();
     render();
   }
 }

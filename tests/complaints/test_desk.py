@@ -68,7 +68,7 @@ async def test_a_complaint_never_reaches_the_stage_unless_moved(
     assert await stage_ids(http, spokesperson, "approved") == []
 
     # The desk is the moderators': the spokesperson sees neither it nor its export.
-    for path in ("complaints", "complaints.csv"):
+    for path in ("complaints", "complaints.csv", "complaints/totals"):
         forbidden = await http.get(f"/api/v1/events/ask-test/{path}", headers=spokesperson.headers)
         assert forbidden.status_code == 403
     # The desk lists both, open.
@@ -376,6 +376,9 @@ async def test_a_capped_desk_lists_the_complaints_due_first_and_the_export_has_t
         (ids[3], "resolved"),
     ]
     assert (desk["open_total"], desk["resolved_total"]) == (3, 2)
+    # The same counts alone, which such a desk reads again after changes.
+    totals = await http.get("/api/v1/events/ask-test/complaints/totals", headers=moderator.headers)
+    assert totals.json() == {"open_total": 3, "resolved_total": 2}
     # Customer service gets every complaint, whatever the desk lists.
     response = await http.get("/api/v1/events/ask-test/complaints.csv", headers=moderator.headers)
     rows = list(csv.DictReader(io.StringIO(response.content.decode("utf-8-sig"))))
