@@ -10,10 +10,10 @@ import fcntl
 import json
 import os
 import weakref
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
-from typing import Annotated, Any, Protocol
+from typing import Annotated, Any, NamedTuple, Protocol
 
 from fastapi import Depends, Path, Request
 from pydantic_core import PydanticSerializationError, to_json
@@ -252,27 +252,55 @@ def make_sessionmaker(
     return async_sessionmaker(engine.execution_options(**options), expire_on_commit=False)
 
 
-class Notifier(Protocol):
-    """What a transaction tells after commit: "these LiveEvents have new updates"."""
+class LoggedUpdate(NamedTuple):
+    """An update as the log holds it: its seq and its frame on each channel (None: unseen)."""
 
-    def notify(self, live_event_ids: Iterable[int]) -> None: ...
+    seq: int
+    moderation: str
+    presenter: str | None
+    public: str | None
+
+
+# What a transaction committed, by LiveEvent: its updates in seq order, handed to the hub as
+# they were written so that no worker reads them back. An empty list says "something was
+# committed here, read the log" (a savepoint's updates, a bus message too big to carry them).
+Committed = Mapping[int, Sequence[LoggedUpdate]]
+
+
+class Notifier(Protocol):
+    """What a transaction tells after commit: the updates it wrote, by LiveEvent."""
+
+    def notify(self, committed: Committed) -> None: ...
 
 
 class NullNotifier:
     """For processes that serve no sockets (the CLI): running servers' feeds poll the log."""
 
-    def notify(self, live_event_ids: Iterable[int]) -> None:
+    def notify(self, committed: Committed) -> None:
         return None
 
 
-# Key in Session.info where emit() records the LiveEvents to notify after commit.
+# Key in Session.info where emit() records, by LiveEvent, the updates to hand on after commit.
 PENDING_NOTIFY = "tribune_pending_notify"
 
 
+def pending_updates(session: AsyncSession, live_event_id: int) -> list[LoggedUpdate] | None:
+    """Where emit() records the LiveEvent's new updates for after commit; None where they
+    are to be read back from the log instead.
+
+    Inside a savepoint, what is written may yet be rolled back while the transaction commits
+    (and its seqs be taken again): from then on the LiveEvent is named, its updates not carried.
+    """
+    pending: dict[int, list[LoggedUpdate] | None] = session.info.setdefault(PENDING_NOTIFY, {})
+    if session.in_nested_transaction():
+        pending[live_event_id] = None
+    return pending.setdefault(live_event_id, [])
+
+
 def notify_after_commit(session: AsyncSession, notifier: Notifier) -> None:
-    ids: set[int] = session.info.pop(PENDING_NOTIFY, set())
-    if ids:
-        notifier.notify(ids)
+    pending: dict[int, list[LoggedUpdate] | None] = session.info.pop(PENDING_NOTIFY, {})
+    if pending:
+        notifier.notify({key: updates or [] for key, updates in pending.items()})
 
 
 class _WriterQueue:

@@ -42,6 +42,7 @@ import random
 import resource
 import signal
 import socket
+import statistics
 import tempfile
 import time
 import traceback
@@ -57,7 +58,7 @@ import asyncpg
 import uvicorn
 import uvloop
 from fastapi import FastAPI
-from sqlalchemy import select
+from sqlalchemy import func, select
 from websockets.asyncio.server import ServerConnection, broadcast, serve
 
 from app import migrate
@@ -812,43 +813,81 @@ async def compare_with_bare(args: argparse.Namespace, tmp: Path) -> None:
         print(f"{name:<34}{format(a, fmt):>14}{format(b, fmt):>14}{ratio(a, b):>8}")
 
 
+async def latest_seq(url: str) -> int:
+    """The update log's last seq: a round's clients start there, with nothing to replay."""
+    engine = make_engine(url)
+    try:
+        async with make_sessionmaker(engine)() as session:
+            return int(await session.scalar(select(func.max(Update.seq))) or 0)
+    finally:
+        await engine.dispose()
+
+
 async def compare_redis(args: argparse.Namespace) -> None:
-    """One worker on PostgreSQL, then two sharing Redis with the clients split across them;
-    updates are written through the first, so half the clients hear of them through Redis."""
+    """One worker on PostgreSQL against two sharing Redis with the clients split across them;
+    updates are written through the first, so half the clients hear of them through Redis.
+
+    ``--rounds`` pairs, each order alternating (one then two, two then one, ...): on a shared
+    machine a single pair's difference is mostly drift between its two halves, a minute apart,
+    so the figure is the median of the pairs' differences, with its spread."""
     args.burst, args.slow_fraction, args.reconnect_storm, args.flat_out = 1, 0.0, False, False
     path = f"/ws/events/{SLUG}/public"
     core = args.server_core
+    pairs: list[tuple[Figures, Figures]] = []
     async with fresh_pg_database() as url:
         data = await seed(url, 1)
-        print(f"tribune on PostgreSQL, one worker, {args.clients} clients")
-        with running(run_tribune, [(tribune_env(url), free_port(), core)]) as one:
-            alone = await measure(one, args, data, path, resumes=True)
-        print(f"tribune on PostgreSQL, two workers and Redis, {args.clients} clients split")
         # A channel of its own: the machine's Redis may serve others.
-        env = tribune_env(url, REDIS_URL) | {"TRIBUNE_REDIS_CHANNEL": f"bench:{uuid.uuid4().hex}"}
-        # Both on the server core: the same CPU as the one worker had.
-        with running(run_tribune, [(env, free_port(), core) for _ in range(2)]) as two:
-            pair = await measure(two, args, data, path, resumes=True)
+        redis_env = tribune_env(url, REDIS_URL) | {
+            "TRIBUNE_REDIS_CHANNEL": f"bench:{uuid.uuid4().hex}"
+        }
+        for round_ in range(args.rounds):
+            figures: dict[int, Figures] = {}
+            for workers in (1, 2) if round_ % 2 == 0 else (2, 1):
+                data.last_seq = await latest_seq(url)
+                if workers == 1:
+                    print(f"round {round_ + 1}: one worker on PostgreSQL, {args.clients} clients")
+                    layout = [(tribune_env(url), free_port(), core)]
+                else:
+                    print(
+                        f"round {round_ + 1}: two workers on PostgreSQL and Redis, "
+                        f"{args.clients} clients split"
+                    )
+                    # Both on the server core: the same CPU as the one worker had.
+                    layout = [(redis_env, free_port(), core) for _ in range(2)]
+                with running(run_tribune, layout) as server:
+                    figures[workers] = await measure(server, args, data, path, resumes=True)
+            pairs.append((figures[1], figures[2]))
     print()
-    print(f"{'metric':<34}{'one worker':>14}{'two + Redis':>14}{'change':>10}")
-    for name, a, b in (
-        ("steady p50 (ms)", alone.p50_ms, pair.p50_ms),
-        ("steady p99 (ms)", alone.p99_ms, pair.p99_ms),
-        ("server CPU per delivery (µs)", alone.cpu_us, pair.cpu_us),
-    ):
-        print(f"{name:<34}{a:>14.1f}{b:>14.1f}{b - a:>+10.1f}")
-    # Where the rise comes from: the worker that wrote the update tells its clients at once,
-    # the other hears of it through Redis; both share one core.
+    print(
+        f"{'round':<6}{'one p50':>9}{'one p99':>9}{'two p50':>9}{'two p99':>9}{'p99 change':>12}"
+        f"{'A p99':>9}{'B p99':>9}{'B - A':>8}{'first p50, A → B':>20}"
+    )
+    for index, (alone, pair) in enumerate(pairs, 1):
+        (_, a99, af50, _), (_, b99, bf50, _) = pair.servers
+        print(
+            f"{index:<6}{alone.p50_ms:>9.1f}{alone.p99_ms:>9.1f}{pair.p50_ms:>9.1f}"
+            f"{pair.p99_ms:>9.1f}{pair.p99_ms - alone.p99_ms:>+12.1f}{a99:>9.1f}{b99:>9.1f}"
+            f"{b99 - a99:>+8.1f}{f'{af50:.1f} → {bf50:.1f}':>20}"
+        )
     print()
-    print(f"{'two + Redis, steady (ms)':<34}{'A: writes':>14}{'B: via Redis':>14}{'B - A':>10}")
-    (a50, a99, af50, af99), (b50, b99, bf50, bf99) = pair.servers
-    for name, a, b in (
-        ("its clients' p50", a50, b50),
-        ("its clients' p99", a99, b99),
-        ("an update's first receipt, p50", af50, bf50),
-        ("an update's first receipt, p99", af99, bf99),
+    print(f"over {len(pairs)} pair(s): median (min to max)")
+    for name, values in (
+        ("two workers' p99 - one worker's (ms)", [b.p99_ms - a.p99_ms for a, b in pairs]),
+        ("two workers' p50 - one worker's (ms)", [b.p50_ms - a.p50_ms for a, b in pairs]),
+        (
+            "server CPU per delivery, two / one",
+            [b.cpu_us / a.cpu_us for a, b in pairs if a.cpu_us],
+        ),
+        # What Redis itself adds: B's clients against A's, in the same run.
+        ("B's clients' p99 - A's (ms)", [b.servers[1][1] - b.servers[0][1] for _, b in pairs]),
+        (
+            "first receipt p50, B - A (ms)",
+            [b.servers[1][2] - b.servers[0][2] for _, b in pairs],
+        ),
     ):
-        print(f"{name:<34}{a:>14.1f}{b:>14.1f}{b - a:>+10.1f}")
+        sign = "" if "/" in name else "+"  # a ratio is not a change
+        spread = f"({min(values):{sign}.2f} to {max(values):{sign}.2f})"
+        print(f"  {name:<40}{statistics.median(values):>{sign}9.2f}  {spread}")
 
 
 async def main() -> None:
@@ -866,6 +905,9 @@ async def main() -> None:
     parser.add_argument("--storm-updates", type=int, default=10)
     parser.add_argument("--redis", action="store_true")
     parser.add_argument("--server-core", type=int, default=0)
+    parser.add_argument(
+        "--rounds", type=int, default=3, help="--redis: pairs of runs, one worker and two"
+    )
     args = parser.parse_args()
     limit = raise_nofile()
     if args.clients + 100 > limit:

@@ -16,7 +16,7 @@ import socket
 import threading
 import time
 import uuid
-from collections.abc import AsyncIterator, Coroutine, Iterable, Iterator
+from collections.abc import AsyncIterator, Coroutine, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -34,7 +34,7 @@ from app import migrate
 from app.accounts import service as accounts
 from app.accounts.models import Role
 from app.config import Settings
-from app.db import make_engine, make_sessionmaker, unit_of_work
+from app.db import Committed, make_engine, make_sessionmaker, unit_of_work
 from app.events import service as events
 from app.main import create_app
 from app.serving import uvicorn_options
@@ -113,8 +113,8 @@ class RecordingNotifier:
     def __init__(self) -> None:
         self.notified: list[int] = []
 
-    def notify(self, live_event_ids: Iterable[int]) -> None:
-        self.notified.extend(live_event_ids)
+    def notify(self, committed: Committed) -> None:
+        self.notified.extend(committed)
 
 
 @pytest.fixture(scope="session")

@@ -1,24 +1,26 @@
-"""Fan-out across workers through Redis: "these LiveEvents have new updates", nothing more.
+"""Fan-out across workers through Redis: each commit's updates, as written, to every worker.
 
 The update log in the database stays the one source of truth. After a commit, the writing
-worker wakes its own feeds at once and publishes the LiveEvent ids on one Redis channel; every
-worker holds one subscription to it and wakes its feeds, which read the committed log in seq
-order and fan out to their clients. A message names the bus that sent it, which skips its
-own: its feeds woke at commit, and reading the log again would find nothing (a query per
-update for nothing). So Redis carries no data that could be lost: if it drops,
-feeds keep polling the log (``TRIBUNE_POLL_SECONDS``), the bus reconnects with backoff, and on
-return every feed catches up at once. Clients never notice beyond a second of latency.
+worker hands its updates to its own feeds at once and publishes them on one Redis channel;
+every worker holds one subscription to it and hands them to its feeds, which send them on
+with no read of the log when they follow on from what they sent, and read the log when they
+do not (a message lost or late, a commit too big to carry, which goes as the LiveEvent's id
+alone). A message names the bus that sent it, which skips its own: its feeds have those
+updates already. If Redis drops, feeds keep polling the log (``TRIBUNE_POLL_SECONDS``), the
+bus reconnects with backoff, and on return every feed catches up at once. Clients never notice
+beyond a second of latency.
 """
 
 import asyncio
 import contextlib
+import json
 import logging
 import uuid
-from collections.abc import Iterable
 
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
+from app.db import Committed, LoggedUpdate
 from app.realtime.hub import Hub
 
 log = logging.getLogger(__name__)
@@ -28,6 +30,9 @@ RECONNECT_FIRST_SECONDS = 0.2
 RECONNECT_MAX_SECONDS = 5.0
 # How long a read waits for a message before checking the connection again.
 READ_TIMEOUT_SECONDS = 1.0
+# A message carries its updates up to this many characters of frames; beyond (an ingest batch
+# of thousands), only the LiveEvents' ids, and the other workers read the log.
+CARRY_CHARS = 256 * 1024
 
 
 class RedisBus:
@@ -44,17 +49,17 @@ class RedisBus:
             socket_timeout=5,
             health_check_interval=10,
         )
-        # Ids waiting to be published. A set: many commits in one tick become one message.
-        self._outbox: set[int] = set()
+        # Updates waiting to be published, by LiveEvent: a tick's commits become one message.
+        self._outbox: dict[int, list[LoggedUpdate]] = {}
         self._pending = asyncio.Event()
         self.connected = False
         self._tasks: list[asyncio.Task[None]] = []
 
-    def notify(self, live_event_ids: Iterable[int]) -> None:
-        """After commit: wake this worker's feeds now, and tell the other workers."""
-        ids = set(live_event_ids)
-        self._hub.notify(ids)
-        self._outbox |= ids
+    def notify(self, committed: Committed) -> None:
+        """After commit: hand the updates to this worker's feeds now, and to the others."""
+        self._hub.notify(committed)
+        for live_event_id, updates in committed.items():
+            self._outbox.setdefault(live_event_id, []).extend(updates)
         self._pending.set()
 
     async def start(self) -> None:
@@ -82,10 +87,9 @@ class RedisBus:
         while True:
             await self._pending.wait()
             self._pending.clear()
-            ids, self._outbox = self._outbox, set()
+            committed, self._outbox = self._outbox, {}
             try:
-                text = ",".join(map(str, sorted(ids)))
-                await self._redis.publish(self.channel, f"{self.origin}|{text}")
+                await self._redis.publish(self.channel, _message(self.origin, committed))
             except (RedisError, OSError) as exc:
                 # Other workers find these updates on their next poll of the log.
                 log.warning("could not publish to Redis (%s); other workers will poll", exc)
@@ -105,9 +109,9 @@ class RedisBus:
                 while True:
                     message = await pubsub.get_message(timeout=READ_TIMEOUT_SECONDS)
                     if message is not None:
-                        origin, ids = _parse(message.get("data"))
+                        origin, committed = _parse(message.get("data"))
                         if origin != self.origin:
-                            self._hub.notify(ids)
+                            self._hub.notify(committed)
             except (RedisError, OSError) as exc:
                 if self.connected:
                     log.warning("lost Redis (%s); feeds poll the log until it is back", exc)
@@ -119,10 +123,54 @@ class RedisBus:
             wait = min(wait * 2, RECONNECT_MAX_SECONDS)
 
 
-def _parse(data: object) -> tuple[str, list[int]]:
-    """The sending bus and the LiveEvent ids of a bus message ("<origin>|3,17"). A message
-    without an origin (from a worker of an earlier version, mid-upgrade) is someone else's;
-    anything that is not an id names no LiveEvent."""
+def _message(origin: str, committed: Committed) -> str:
+    """A bus message: ``{"origin": ..., "updates": {"<LiveEvent id>": [[seq, moderation,
+    presenter, public], ...]}}``, with every list left empty past CARRY_CHARS of frames."""
+    size = sum(
+        len(update.moderation) + len(update.presenter or "") + len(update.public or "")
+        for updates in committed.values()
+        for update in updates
+    )
+    carried = {
+        str(live_event_id): list(updates) if size <= CARRY_CHARS else []
+        for live_event_id, updates in committed.items()
+    }
+    return json.dumps({"origin": origin, "updates": carried}, ensure_ascii=False)
+
+
+def _parse(data: object) -> tuple[str, dict[int, list[LoggedUpdate]]]:
+    """The sending bus and the updates of a bus message, by LiveEvent. A message in the
+    earlier form ("<origin>|3,17", from a worker of an earlier version, mid-upgrade) names
+    LiveEvents only, as does one whose updates are not what a bus sends; anything else
+    malformed names none."""
     text = data.decode() if isinstance(data, bytes) else str(data)
-    origin, _, ids = text.rpartition("|")
-    return origin, [int(part) for part in ids.split(",") if part.isdigit()]
+    if not text.startswith("{"):
+        origin, _, ids = text.rpartition("|")
+        return origin, {int(part): [] for part in ids.split(",") if part.isdigit()}
+    try:
+        message = json.loads(text)
+        origin = message["origin"]
+        committed = {int(key): _updates(value) for key, value in message["updates"].items()}
+    except (ValueError, TypeError, KeyError, AttributeError):
+        log.warning("ignored a malformed message on the Redis channel")
+        return "", {}
+    return str(origin), committed
+
+
+def _updates(value: object) -> list[LoggedUpdate]:
+    """A message's updates of one LiveEvent; none (read the log) unless every one is well
+    formed, so that a feed never sends a frame it cannot account for by seq."""
+    if not isinstance(value, list):
+        return []
+    updates = []
+    for item in value:
+        if not (
+            isinstance(item, list)
+            and len(item) == 4
+            and type(item[0]) is int
+            and isinstance(item[1], str)
+            and all(frame is None or isinstance(frame, str) for frame in item[2:])
+        ):
+            return []
+        updates.append(LoggedUpdate(*item))
+    return updates

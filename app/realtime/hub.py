@@ -1,16 +1,18 @@
 """Fan-out of the update log to connected clients, with the database as the queue.
 
-Each worker keeps one Feed per LiveEvent that has clients. A feed tails the log in seq order
-(woken by notifications after commit, and polling as a safety net), and offers what it read to
-its subscribers' bounded queues. Because the feed reads the committed log rather than trusting
-notifications, updates arrive in order with no gap even when notifications come late, twice, out
-of order, or from another process.
+Each worker keeps one Feed per LiveEvent that has clients. After a commit, the feed is handed
+the updates as written (by this worker's transaction, or through Redis from another's) and
+offers them to its subscribers' bounded queues, with no read of the log, when they follow on
+from the last seq it sent. Anything else (a notification late, lost, or without its updates)
+wakes the feed to read the committed log from that seq, and it also polls the log as a safety
+net. So every client gets every update once, in seq order, with no gap, whatever the
+notifications do.
 
-What one read brings is coalesced: for each channel, the updates it may see become one Batch,
-one message for every client of that channel, built once (the stored frames joined, never
-re-encoded). A burst of a hundred updates is then one send per client instead of a hundred.
-The feed also keeps the latest updates it read, so that clients coming back after a blip replay
-from memory instead of each querying the log.
+What a tick's commits hand over, or one read brings, is coalesced: for each channel, the
+updates it may see become one Batch, one message for every client of that channel, built once
+(the stored frames joined, never re-encoded). A burst of a hundred updates is then one send per
+client instead of a hundred. The feed also keeps the latest updates it sent, so that clients
+coming back after a blip replay from memory instead of each querying the log.
 """
 
 import asyncio
@@ -19,12 +21,13 @@ import logging
 import time
 from collections import Counter, deque
 from collections.abc import AsyncIterator, Awaitable, Callable, Generator, Iterable, Sequence
-from typing import Any, NamedTuple
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from starlette.types import Message, Send
 
+from app.db import Committed, LoggedUpdate
 from app.realtime.models import Update
 from app.realtime.schemas import Channel
 from app.realtime.service import last_seq
@@ -45,20 +48,13 @@ RECENT_UPDATES = 1000
 REPLAYS_KEPT = 64
 
 
-class Row(NamedTuple):
-    """One update as the feed keeps it: its seq and its frame on each channel (None: unseen)."""
-
-    seq: int
-    moderation: str
-    presenter: str | None
-    public: str | None
-
-    def frame(self, channel: Channel) -> str | None:
-        if channel is Channel.public:
-            return self.public
-        if channel is Channel.presenter:
-            return self.presenter
-        return self.moderation
+def frame_of(update: LoggedUpdate, channel: Channel) -> str | None:
+    """The update's frame on ``channel``; None if that channel does not see it."""
+    if channel is Channel.public:
+        return update.public
+    if channel is Channel.presenter:
+        return update.presenter
+    return update.moderation
 
 
 class Batch:
@@ -112,14 +108,14 @@ def text_message(text: str) -> Message:
     return {"type": "websocket.send", "text": text}
 
 
-def batches(rows: Iterable[Row], channel: Channel) -> list[Batch]:
+def batches(rows: Iterable[LoggedUpdate], channel: Channel) -> list[Batch]:
     """The channel's share of ``rows`` as batches, each under MAX_BATCH_CHARS when it can be."""
     out: list[Batch] = []
     seqs: list[int] = []
     frames: list[str] = []
     size = 0
     for row in rows:
-        frame = row.frame(channel)
+        frame = frame_of(row, channel)
         if frame is None:
             continue
         if frames and size + len(frame) + 1 > MAX_BATCH_CHARS:
@@ -135,7 +131,7 @@ def batches(rows: Iterable[Row], channel: Channel) -> list[Batch]:
 
 async def read_log(
     session: AsyncSession, live_event_id: int, after: int, upto: int | None, limit: int
-) -> list[Row]:
+) -> list[LoggedUpdate]:
     """The log after ``after`` (up to ``upto``), in seq order: every channel's frame."""
     query = select(Update.seq, Update.moderation, Update.presenter, Update.public).where(
         Update.live_event_id == live_event_id, Update.seq > after
@@ -143,7 +139,7 @@ async def read_log(
     if upto is not None:
         query = query.where(Update.seq <= upto)
     result = await session.execute(query.order_by(Update.seq).limit(limit))
-    return [Row(*row) for row in result]
+    return [LoggedUpdate(*row) for row in result]
 
 
 # What closes a client's socket for lagging (code 4008).
@@ -391,7 +387,7 @@ class Feed:
         start_seq: int,
         maker: async_sessionmaker[AsyncSession],
         poll_seconds: float,
-        recent: Iterable[Row] = (),
+        recent: Iterable[LoggedUpdate] = (),
     ) -> None:
         self.live_event_id = live_event_id
         # Every subscriber has been offered everything up to here (true at every await).
@@ -400,12 +396,14 @@ class Feed:
         # in the order they were allocated, which is measurably kinder to the CPU's caches
         # than a set's hash order when there are 10,000 of them.
         self.subscribers: dict[Subscriber, None] = {}
-        self.recent: deque[Row] = deque(recent, RECENT_UPDATES)
+        self.recent: deque[LoggedUpdate] = deque(recent, RECENT_UPDATES)
         # Replays built from memory, by (channel, after, upto). In a reconnect storm thousands
         # of clients come back from the same few positions: each answer is built once. Only
         # the latest few are kept (a new read changes every client's upto anyway).
         self._replays: dict[tuple[Channel, int, int], list[Batch]] = {}
         self.wake = asyncio.Event()
+        # Updates handed over by this tick's commits, sent at its end (take); None: none yet.
+        self._taken: list[LoggedUpdate] | None = None
         self._maker = maker
         self._poll_seconds = poll_seconds
         self.task: asyncio.Task[None] | None = None
@@ -426,12 +424,44 @@ class Feed:
         while True:
             async with self._maker() as session:
                 rows = await read_log(session, self.live_event_id, self.last_seq, None, FEED_BATCH)
-            if rows:
-                self._fan_out(rows)
+            # Commits handed over while the read was out (take) went out already.
+            fresh = [row for row in rows if row.seq > self.last_seq]
+            if fresh:
+                self._fan_out(fresh)
             if len(rows) < FEED_BATCH:
                 return
 
-    def _fan_out(self, rows: list[Row]) -> None:
+    def take(self, committed: Sequence[LoggedUpdate]) -> None:
+        """Updates just committed, as written. At the end of the event loop's tick, what the
+        tick's commits handed over goes out as one batch per channel, with no read of the log,
+        as far as it follows on from what the feed has sent. Anything else (a commit of
+        another worker not heard of yet, a commit whose updates were not carried) wakes the
+        feed to read the log, which has them all, in order."""
+        if not committed:
+            self.wake.set()
+            return
+        if self._taken is None:
+            self._taken = []
+            asyncio.get_running_loop().call_soon(self._send_taken)
+        self._taken.extend(committed)
+
+    def _send_taken(self) -> None:
+        taken, self._taken = sorted(self._taken or ()), None
+        expected = self.last_seq + 1
+        run: list[LoggedUpdate] = []
+        for update in taken:
+            if update.seq < expected:
+                continue  # sent already (read from the log meanwhile, or handed over twice)
+            if update.seq != expected:
+                break
+            run.append(update)
+            expected += 1
+        if run:
+            self._fan_out(run)
+        if taken and taken[-1].seq > self.last_seq:
+            self.wake.set()
+
+    def _fan_out(self, rows: list[LoggedUpdate]) -> None:
         # No await from here to the end: a client subscribing meanwhile would miss these.
         channels = {sub.channel for sub in self.subscribers}
         shares = {channel: batches(rows, channel) for channel in channels}
@@ -502,15 +532,16 @@ class Hub:
         self._starting: dict[int, asyncio.Task[Feed]] = {}
         self.seats = Seats()
 
-    def notify(self, live_event_ids: Iterable[int]) -> None:
-        for live_event_id in live_event_ids:
+    def notify(self, committed: Committed) -> None:
+        for live_event_id, updates in committed.items():
             feed = self._feeds.get(live_event_id)
             if feed is not None:
-                feed.wake.set()
+                feed.take(updates)
 
     def notify_all(self) -> None:
         """Wake every feed (after a gap in notifications: each reads what it missed)."""
-        self.notify(list(self._feeds))
+        for feed in self._feeds.values():
+            feed.wake.set()
 
     async def subscribe(self, live_event_id: int, channel: Channel) -> Subscriber:
         """Register a client. Everything after ``Subscriber.start`` reaches its queue.

@@ -8,7 +8,7 @@ from sqlalchemy import Table, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.bulk import BulkInsert
-from app.db import PENDING_NOTIFY, utcnow
+from app.db import LoggedUpdate, pending_updates, utcnow
 from app.events.models import LiveEvent
 from app.realtime.models import Update
 from app.realtime.schemas import Channel, ChannelMessages
@@ -40,8 +40,9 @@ async def emit(
 
     The seq comes from incrementing ``live_events.last_seq``: the row lock that UPDATE takes is
     held until commit, so a later seq always commits after an earlier one and a client that
-    resumes "after N" can never skip an update that commits late. The hub hears of it only after
-    commit (db.notify_after_commit), so a rolled-back change is never sent.
+    resumes "after N" can never skip an update that commits late. The hub is handed it, frames and
+    all, only after commit (db.notify_after_commit): a rolled-back change is never sent, and no
+    worker reads a committed one back from the log unless it missed one before it.
     """
     seq = (
         await session.execute(
@@ -55,18 +56,17 @@ async def emit(
     moderation = _encode(seq, kind, messages.get(Channel.moderation))
     if moderation is None:
         raise ValueError("the moderation channel sees every update")
-    session.add(
-        Update(
-            live_event_id=live_event_id,
-            seq=seq,
-            kind=kind,
-            moderation=moderation,
-            presenter=_encode(seq, kind, messages.get(Channel.presenter)),
-            public=_encode(seq, kind, messages.get(Channel.public)),
-        )
+    logged = LoggedUpdate(
+        int(seq),
+        moderation,
+        _encode(seq, kind, messages.get(Channel.presenter)),
+        _encode(seq, kind, messages.get(Channel.public)),
     )
-    session.info.setdefault(PENDING_NOTIFY, set()).add(live_event_id)
-    return int(seq)
+    session.add(Update(live_event_id=live_event_id, kind=kind, **logged._asdict()))
+    pending = pending_updates(session, live_event_id)
+    if pending is not None:
+        pending.append(logged)
+    return logged.seq
 
 
 async def emit_many(
@@ -100,7 +100,18 @@ async def emit_many(
         **{channel.value: column for channel, column in frames.items()},
     }
     await _INSERT_UPDATES.run(session, columns)
-    session.info.setdefault(PENDING_NOTIFY, set()).add(live_event_id)
+    pending = pending_updates(session, live_event_id)
+    if pending is not None:
+        pending.extend(
+            LoggedUpdate(seq, cast(str, moderation), presenter, public)
+            for seq, moderation, presenter, public in zip(
+                seqs,
+                frames[Channel.moderation],
+                frames[Channel.presenter],
+                frames[Channel.public],
+                strict=True,
+            )
+        )
     return seqs
 
 

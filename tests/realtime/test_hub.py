@@ -3,14 +3,16 @@
 import asyncio
 from typing import Any
 
+from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
-from app.db import make_sessionmaker, unit_of_work
+from app.db import NullNotifier, make_sessionmaker, unit_of_work
 from app.events import service as events
 from app.events.schemas import LiveEventCreate
 from app.questions import service as questions
 from app.questions.models import Origin
 from app.realtime.hub import Batch, Hub, Subscriber
+from app.realtime.models import Update
 from app.realtime.schemas import Channel
 from tests.conftest import RecordingNotifier
 
@@ -169,3 +171,57 @@ async def test_a_storm_of_subscribers_starts_one_feed_and_the_last_out_stops_it(
         assert hub._feeds == {}
     finally:
         await hub.close()
+
+
+async def test_a_commit_goes_out_as_written_and_a_gap_is_filled_from_the_log_in_order(
+    engine: AsyncEngine, maker: async_sessionmaker[AsyncSession]
+) -> None:
+    # At 10,000 clients a worker's feed reads each update back from the log once; with
+    # several workers, each of them does. A commit hands its updates over as written
+    # instead, and the log is read only for what a worker was not handed.
+    async with unit_of_work(maker, RecordingNotifier()) as session:
+        show = await events.create(session, LiveEventCreate(slug="s", title="S", hashtag="S"))
+    log_reads: list[str] = []
+
+    def count(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
+        if statement.lstrip().upper().startswith("SELECT") and Update.__tablename__ in statement:
+            log_reads.append(statement)
+
+    hub = Hub(make_sessionmaker(engine, readonly=True), queue_size=100, poll_seconds=30)
+    sub = await hub.subscribe(show.id, Channel.moderation)
+    socket = Socket()
+    live(sub, socket, sub.start)
+    event.listen(engine.sync_engine, "before_cursor_execute", count)
+    try:
+        for i in range(3):
+            async with unit_of_work(maker, hub) as session:
+                await questions.create(
+                    session, show, origin=Origin.audience, source="audience", text=f"q{i}"
+                )
+        await asyncio.wait_for(socket.until_sent(3), 5)
+        assert socket.seqs() == [1, 2, 3]
+        assert log_reads == [], "sent as committed, not read back"
+        # Another worker's commit, not heard of here (its message lost), then one of ours:
+        # ours does not follow on from what was sent, so the log fills the gap first.
+        async with unit_of_work(maker, NullNotifier()) as session:
+            await questions.create(
+                session, show, origin=Origin.audience, source="audience", text="x"
+            )
+        async with unit_of_work(maker, hub) as session:
+            await questions.create(
+                session, show, origin=Origin.audience, source="audience", text="y"
+            )
+        await asyncio.wait_for(socket.until_sent(4), 5)
+        await asyncio.sleep(0.1)  # nothing else may follow
+        sent = [seq for text in socket.sent for seq in _seqs(text)]
+        assert sent == [1, 2, 3, 4, 5], "every update once, in order"
+        assert len(log_reads) >= 1
+    finally:
+        event.remove(engine.sync_engine, "before_cursor_execute", count)
+        await hub.unsubscribe(sub)
+        await hub.close()
+
+
+def _seqs(text: str) -> list[int]:
+    """The seqs of a message: one update, or a batch of them."""
+    return [int(part.split(",")[0]) for part in text.split('"seq":')[1:]]

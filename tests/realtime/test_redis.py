@@ -10,7 +10,7 @@ import socket
 import subprocess
 import time
 import uuid
-from collections.abc import AsyncIterator, Iterable, Iterator
+from collections.abc import AsyncIterator, Iterator
 from contextlib import ExitStack
 from typing import Any
 
@@ -21,9 +21,9 @@ from pydantic import SecretStr
 from app import migrate
 from app.accounts.models import Role
 from app.config import Settings
-from app.db import make_engine, make_sessionmaker
+from app.db import Committed, LoggedUpdate, make_engine, make_sessionmaker
 from app.main import create_app
-from app.realtime.bus import RedisBus
+from app.realtime.bus import CARRY_CHARS, RedisBus
 from app.realtime.hub import Hub
 from tests.conftest import (
     TEST_SECRET,
@@ -216,40 +216,47 @@ async def test_a_redis_restart_mid_event_loses_no_update(
             assert seqs == list(range(1, last + 1)), "every update once, in order"
 
 
-class WokenHub(Hub):
-    """A hub with no feeds that records which LiveEvents it was told to wake, in order."""
+class HandedHub(Hub):
+    """A hub with no feeds that records what it was handed after commits, in order."""
 
     def __init__(self) -> None:
-        self.woken: list[int] = []
+        self.handed: list[tuple[int, list[LoggedUpdate]]] = []
 
-    def notify(self, live_event_ids: Iterable[int]) -> None:
-        self.woken.extend(live_event_ids)
+    def notify(self, committed: Committed) -> None:
+        self.handed.extend((key, list(updates)) for key, updates in committed.items())
 
     def notify_all(self) -> None:
         pass  # on (re)subscribing: not what this test is about
 
 
-async def test_a_worker_wakes_its_feeds_once_per_commit_and_the_others_through_redis(
+def logged(seq: int, size: int = 10) -> LoggedUpdate:
+    return LoggedUpdate(seq, f'{{"seq":{seq},"text":"{"é" * size}"}}', None, f'{{"seq":{seq}}}')
+
+
+async def test_a_worker_hands_its_commits_to_its_feeds_once_and_to_the_others_through_redis(
     redis_server: RedisServer,
 ) -> None:
-    # Its own message comes back to a worker through its subscription; waking its feeds
-    # again then costs each of them a read of the log that finds nothing.
+    # Its own message comes back to a worker through its subscription; handing it to its
+    # feeds again would be for nothing. The others get the updates as written, so that no
+    # worker reads them back from the log; a commit too big to carry names its LiveEvent.
     channel = f"tribune-test:{uuid.uuid4().hex}"
-    hubs = [WokenHub(), WokenHub()]
+    hubs = [HandedHub(), HandedHub()]
     buses = [RedisBus(redis_server.url, channel, hub) for hub in hubs]
     for bus in buses:
         await bus.start()
     try:
         await wait_until(lambda: all(bus.connected for bus in buses), within=10)
-        buses[0].notify([7])
-        assert hubs[0].woken == [7], "the committing worker's feeds wake at once"
-        await wait_until(lambda: hubs[1].woken == [7], within=5)
-        buses[1].notify([8])
+        buses[0].notify({7: [logged(1), logged(2)]})
+        assert hubs[0].handed == [(7, [logged(1), logged(2)])], "its own feeds at once"
+        await wait_until(lambda: len(hubs[1].handed) == 1, within=5)
+        assert hubs[1].handed == [(7, [logged(1), logged(2)])], "the others: as written"
+        big = [logged(seq, size=CARRY_CHARS // 4) for seq in range(3, 8)]
+        buses[1].notify({8: big})
         # Redis delivers one channel's messages in order: by the time worker A hears B's 8,
         # it has heard its own 7 too.
-        await wait_until(lambda: 8 in hubs[0].woken, within=5)
-        assert hubs[0].woken == [7, 8]
-        assert hubs[1].woken == [7, 8]
+        await wait_until(lambda: len(hubs[0].handed) == 2, within=5)
+        assert hubs[0].handed[1] == (8, []), "too big to carry: read the log"
+        assert hubs[1].handed == [(7, [logged(1), logged(2)]), (8, big)]
     finally:
         for bus in buses:
             await bus.close()
