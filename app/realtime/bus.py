@@ -51,16 +51,26 @@ class RedisBus:
         )
         # Updates waiting to be published, by LiveEvent: a tick's commits become one message.
         self._outbox: dict[int, list[LoggedUpdate]] = {}
+        # LiveEvents with a commit among them whose updates were not handed over: the other
+        # workers read the log for them, whatever else the tick's commits carry.
+        self._uncarried: set[int] = set()
         self._pending = asyncio.Event()
         self.connected = False
         self._tasks: list[asyncio.Task[None]] = []
 
     def notify(self, committed: Committed) -> None:
-        """After commit: hand the updates to this worker's feeds now, and to the others."""
-        self._hub.notify(committed)
+        """After commit: hand the updates to the other workers, and to this one's feeds.
+
+        The publisher is woken first: it runs ahead of this worker's own fan-out (both are
+        callbacks of the next tick, in order), so the other workers need not wait for it
+        before they start theirs."""
         for live_event_id, updates in committed.items():
-            self._outbox.setdefault(live_event_id, []).extend(updates)
+            merged = self._outbox.setdefault(live_event_id, [])
+            if not updates:
+                self._uncarried.add(live_event_id)
+            merged.extend(updates)
         self._pending.set()
+        self._hub.notify(committed)
 
     async def start(self) -> None:
         self._tasks = [
@@ -88,6 +98,9 @@ class RedisBus:
             await self._pending.wait()
             self._pending.clear()
             committed, self._outbox = self._outbox, {}
+            for live_event_id in self._uncarried:
+                committed[live_event_id] = []
+            self._uncarried = set()
             try:
                 await self._redis.publish(self.channel, _message(self.origin, committed))
             except (RedisError, OSError) as exc:
@@ -124,37 +137,42 @@ class RedisBus:
 
 
 def _message(origin: str, committed: Committed) -> str:
-    """A bus message: ``{"origin": ..., "updates": {"<LiveEvent id>": [[seq, moderation,
-    presenter, public], ...]}}``, with every list left empty past CARRY_CHARS of frames."""
+    """A bus message: ``<updates>|<origin>|<LiveEvent ids>``, where the updates are JSON
+    (``{"<LiveEvent id>": [[seq, moderation, presenter, public], ...]}``), left out past
+    CARRY_CHARS of frames. The ids come last, as in the earlier form (``<origin>|3,17``),
+    which a worker of the earlier version still reads from it mid-upgrade."""
+    ids = ",".join(map(str, sorted(committed)))
     size = sum(
         len(update.moderation) + len(update.presenter or "") + len(update.public or "")
         for updates in committed.values()
         for update in updates
     )
-    carried = {
-        str(live_event_id): list(updates) if size <= CARRY_CHARS else []
-        for live_event_id, updates in committed.items()
-    }
-    return json.dumps({"origin": origin, "updates": carried}, ensure_ascii=False)
+    carried = {str(key): updates for key, updates in committed.items() if updates}
+    payload = json.dumps(carried, ensure_ascii=False) if carried and size <= CARRY_CHARS else ""
+    return f"{payload}|{origin}|{ids}"
 
 
 def _parse(data: object) -> tuple[str, dict[int, list[LoggedUpdate]]]:
-    """The sending bus and the updates of a bus message, by LiveEvent. A message in the
-    earlier form ("<origin>|3,17", from a worker of an earlier version, mid-upgrade) names
-    LiveEvents only, as does one whose updates are not what a bus sends; anything else
-    malformed names none."""
+    """The sending bus and what a bus message hands over, by LiveEvent: its updates, or none
+    (read the log) where they were left out, are not what a bus sends, or the message is in
+    the earlier form (``<origin>|3,17``, from a worker of the earlier version mid-upgrade)."""
     text = data.decode() if isinstance(data, bytes) else str(data)
-    if not text.startswith("{"):
-        origin, _, ids = text.rpartition("|")
-        return origin, {int(part): [] for part in ids.split(",") if part.isdigit()}
-    try:
-        message = json.loads(text)
-        origin = message["origin"]
-        committed = {int(key): _updates(value) for key, value in message["updates"].items()}
-    except (ValueError, TypeError, KeyError, AttributeError):
-        log.warning("ignored a malformed message on the Redis channel")
-        return "", {}
-    return str(origin), committed
+    rest, _, ids = text.rpartition("|")
+    payload, _, origin = rest.rpartition("|")
+    named: dict[int, list[LoggedUpdate]] = {
+        int(part): [] for part in ids.split(",") if part.isdigit()
+    }
+    if payload:
+        try:
+            carried = json.loads(payload)
+        except ValueError:
+            carried = None
+        if isinstance(carried, dict):
+            for key in named:
+                named[key] = _updates(carried.get(str(key)))
+        else:
+            log.warning("a message on the Redis channel carried no readable updates")
+    return origin, named
 
 
 def _updates(value: object) -> list[LoggedUpdate]:

@@ -17,13 +17,14 @@ from typing import Any
 import httpx
 import pytest
 from pydantic import SecretStr
+from redis.asyncio import Redis
 
 from app import migrate
 from app.accounts.models import Role
 from app.config import Settings
 from app.db import Committed, LoggedUpdate, make_engine, make_sessionmaker
 from app.main import create_app
-from app.realtime.bus import CARRY_CHARS, RedisBus
+from app.realtime.bus import CARRY_CHARS, RedisBus, _message
 from app.realtime.hub import Hub
 from tests.conftest import (
     TEST_SECRET,
@@ -257,6 +258,48 @@ async def test_a_worker_hands_its_commits_to_its_feeds_once_and_to_the_others_th
         await wait_until(lambda: len(hubs[0].handed) == 2, within=5)
         assert hubs[0].handed[1] == (8, []), "too big to carry: read the log"
         assert hubs[1].handed == [(7, [logged(1), logged(2)]), (8, big)]
+        # Two commits in one tick, one message: one of them handed nothing over (a savepoint's
+        # updates), so the others read the log for both.
+        buses[1].notify({9: [logged(8)]})
+        buses[1].notify({9: []})
+        await wait_until(lambda: len(hubs[0].handed) == 3, within=5)
+        assert hubs[0].handed[2] == (9, [])
     finally:
         for bus in buses:
             await bus.close()
+
+
+async def test_a_worker_of_the_earlier_version_or_a_stray_message_costs_no_update(
+    redis_server: RedisServer,
+) -> None:
+    # Mid-upgrade, workers of the earlier version and of this one share the channel. Theirs
+    # name LiveEvents without updates ("<origin>|ids"), and they read ours the same way (the
+    # ids come last): the feeds read the log. Updates that are not what a bus sends are not
+    # sent on; anything else on the channel is ignored, and the subscription goes on.
+    channel = f"tribune-test:{uuid.uuid4().hex}"
+    hub = HandedHub()
+    bus = RedisBus(redis_server.url, channel, hub)
+    await bus.start()
+    other = Redis.from_url(redis_server.url)
+    try:
+        await wait_until(lambda: bus.connected, within=10)
+        await other.publish(channel, "0123abcd|9,10")
+        await other.publish(channel, '{"11": [["1", "m", null, null]]}|x|11')
+        await other.publish(channel, "{not json|y|12")
+        await other.publish(channel, "hello")
+        sender = RedisBus(redis_server.url, channel, HandedHub())
+        await sender.start()
+        try:
+            await wait_until(lambda: sender.connected, within=10)
+            sender.notify({13: [logged(1)]})
+            await wait_until(lambda: len(hub.handed) == 5, within=5)
+        finally:
+            await sender.close()
+        assert hub.handed == [(9, []), (10, []), (11, []), (12, []), (13, [logged(1)])]
+        assert bus.connected
+        # What a worker of the earlier version reads in this version's message: the ids.
+        message = _message("abc", {13: [logged(1)], 14: []})
+        assert message.rpartition("|")[2] == "13,14"
+    finally:
+        await other.aclose()
+        await bus.close()
