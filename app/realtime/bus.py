@@ -30,6 +30,10 @@ RECONNECT_FIRST_SECONDS = 0.2
 RECONNECT_MAX_SECONDS = 5.0
 # How long a read waits for a message before checking the connection again.
 READ_TIMEOUT_SECONDS = 1.0
+# This worker's own feeds get a commit's updates once they are on their way to the others
+# (Redis answered the PUBLISH), or after this long if Redis is slow: a fan-out to thousands of
+# sockets holds the event loop for tens of milliseconds, and the publish must not wait for it.
+HAND_LOCAL_WITHIN_SECONDS = 0.005
 # A message carries its updates up to this many characters of frames; beyond (an ingest batch
 # of thousands), only the LiveEvents' ids, and the other workers read the log.
 CARRY_CHARS = 256 * 1024
@@ -55,22 +59,39 @@ class RedisBus:
         # workers read the log for them, whatever else the tick's commits carry.
         self._uncarried: set[int] = set()
         self._pending = asyncio.Event()
+        # Commits waiting to be handed to this worker's feeds until the publish is out.
+        self._local: list[Committed] = []
+        self._local_timer: asyncio.TimerHandle | None = None
         self.connected = False
         self._tasks: list[asyncio.Task[None]] = []
 
     def notify(self, committed: Committed) -> None:
-        """After commit: hand the updates to the other workers, and to this one's feeds.
+        """After commit: hand the updates to the other workers, then to this one's feeds.
 
-        The publisher is woken first: it runs ahead of this worker's own fan-out (both are
-        callbacks of the next tick, in order), so the other workers need not wait for it
-        before they start theirs."""
+        Others first: this worker's fan-out holds its event loop, and with the publish behind
+        it the other workers' clients would wait for this worker's as well as their own."""
         for live_event_id, updates in committed.items():
             merged = self._outbox.setdefault(live_event_id, [])
             if not updates:
                 self._uncarried.add(live_event_id)
             merged.extend(updates)
         self._pending.set()
-        self._hub.notify(committed)
+        if not self.connected:  # Redis away: nothing to wait for
+            self._hub.notify(committed)
+            return
+        self._local.append(committed)
+        if self._local_timer is None:
+            self._local_timer = asyncio.get_running_loop().call_later(
+                HAND_LOCAL_WITHIN_SECONDS, self._hand_local
+            )
+
+    def _hand_local(self) -> None:
+        if self._local_timer is not None:
+            self._local_timer.cancel()
+            self._local_timer = None
+        local, self._local = self._local, []
+        for committed in local:
+            self._hub.notify(committed)
 
     async def start(self) -> None:
         self._tasks = [
@@ -79,6 +100,7 @@ class RedisBus:
         ]
 
     async def close(self) -> None:
+        self._hand_local()
         for task in self._tasks:
             task.cancel()
         for task in self._tasks:
@@ -106,6 +128,7 @@ class RedisBus:
             except (RedisError, OSError) as exc:
                 # Other workers find these updates on their next poll of the log.
                 log.warning("could not publish to Redis (%s); other workers will poll", exc)
+            self._hand_local()
 
     async def _subscribe(self) -> None:
         wait = RECONNECT_FIRST_SECONDS
