@@ -45,7 +45,7 @@ class RedisBus:
     def __init__(self, url: str, channel: str, hub: Hub) -> None:
         self.channel = channel
         self._hub = hub
-        # What this bus's messages start with ("<origin>|3,17"), to know its own.
+        # What names this bus in its messages (see _message), to know its own.
         self.origin = uuid.uuid4().hex
         self._redis: Redis = Redis.from_url(
             url,
@@ -76,11 +76,10 @@ class RedisBus:
                 self._uncarried.add(live_event_id)
             merged.extend(updates)
         self._pending.set()
-        if not self.connected:  # Redis away: nothing to wait for
-            self._hub.notify(committed)
-            return
         self._local.append(committed)
-        if self._local_timer is None:
+        if not self.connected:  # Redis away: nothing to wait for
+            self._hand_local()
+        elif self._local_timer is None:
             self._local_timer = asyncio.get_running_loop().call_later(
                 HAND_LOCAL_WITHIN_SECONDS, self._hand_local
             )
