@@ -10,7 +10,7 @@ import fcntl
 import json
 import os
 import weakref
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from typing import Annotated, Any, NamedTuple, Protocol
@@ -284,17 +284,21 @@ class NullNotifier:
 PENDING_NOTIFY = "tribune_pending_notify"
 
 
-def pending_updates(session: AsyncSession, live_event_id: int) -> list[LoggedUpdate] | None:
-    """Where emit() records the LiveEvent's new updates for after commit; None where they
-    are to be read back from the log instead.
+def hand_over_after_commit(
+    session: AsyncSession, live_event_id: int, updates: Iterable[LoggedUpdate]
+) -> None:
+    """Record the LiveEvent's new updates (emit's), to be handed to the Notifier after commit.
 
     Inside a savepoint, what is written may yet be rolled back while the transaction commits
-    (and its seqs be taken again): from then on the LiveEvent is named, its updates not carried.
+    (and its seqs be taken again): from then on the LiveEvent is named, its updates are not
+    carried (None), and the feeds read the log.
     """
     pending: dict[int, list[LoggedUpdate] | None] = session.info.setdefault(PENDING_NOTIFY, {})
     if session.in_nested_transaction():
         pending[live_event_id] = None
-    return pending.setdefault(live_event_id, [])
+    carried = pending.setdefault(live_event_id, [])
+    if carried is not None:
+        carried.extend(updates)
 
 
 def notify_after_commit(session: AsyncSession, notifier: Notifier) -> None:

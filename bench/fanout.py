@@ -58,7 +58,7 @@ import asyncpg
 import uvicorn
 import uvloop
 from fastapi import FastAPI
-from sqlalchemy import func, select
+from sqlalchemy import select
 from websockets.asyncio.server import ServerConnection, broadcast, serve
 
 from app import migrate
@@ -73,6 +73,7 @@ from app.questions import service as questions
 from app.questions.models import Origin
 from app.questions.schemas import QuestionEdit
 from app.questions.states import Action
+from app.realtime import service as realtime
 from app.realtime.models import Update
 from app.serving import uvicorn_options
 
@@ -818,7 +819,8 @@ async def latest_seq(url: str) -> int:
     engine = make_engine(url)
     try:
         async with make_sessionmaker(engine)() as session:
-            return int(await session.scalar(select(func.max(Update.seq))) or 0)
+            show = await events.get_by_slug(session, SLUG)
+            return await realtime.last_seq(session, show.id)
     finally:
         await engine.dispose()
 

@@ -54,10 +54,8 @@ class RedisBus:
             health_check_interval=10,
         )
         # Updates waiting to be published, by LiveEvent: a tick's commits become one message.
-        self._outbox: dict[int, list[LoggedUpdate]] = {}
-        # LiveEvents with a commit among them whose updates were not handed over: the other
-        # workers read the log for them, whatever else the tick's commits carry.
-        self._uncarried: set[int] = set()
+        # None where one of those commits carried nothing: the others read the log for it.
+        self._outbox: dict[int, list[LoggedUpdate] | None] = {}
         self._pending = asyncio.Event()
         # Commits waiting to be handed to this worker's feeds until the publish is out.
         self._local: list[Committed] = []
@@ -73,8 +71,9 @@ class RedisBus:
         for live_event_id, updates in committed.items():
             merged = self._outbox.setdefault(live_event_id, [])
             if not updates:
-                self._uncarried.add(live_event_id)
-            merged.extend(updates)
+                self._outbox[live_event_id] = None
+            elif merged is not None:
+                merged.extend(updates)
         self._pending.set()
         self._local.append(committed)
         if not self.connected:  # Redis away: nothing to wait for
@@ -118,10 +117,8 @@ class RedisBus:
         while True:
             await self._pending.wait()
             self._pending.clear()
-            committed, self._outbox = self._outbox, {}
-            for live_event_id in self._uncarried:
-                committed[live_event_id] = []
-            self._uncarried = set()
+            outbox, self._outbox = self._outbox, {}
+            committed = {key: updates or [] for key, updates in outbox.items()}
             try:
                 await self._redis.publish(self.channel, _message(self.origin, committed))
             except (RedisError, OSError) as exc:

@@ -446,7 +446,7 @@ class Feed:
         self._taken.extend(committed)
 
     def _send_taken(self) -> None:
-        taken, self._taken = sorted(self._taken or ()), None
+        taken, self._taken = sorted(self._taken or ()), None  # take() put one at least
         expected = self.last_seq + 1
         run: list[LoggedUpdate] = []
         for update in taken:
@@ -458,7 +458,7 @@ class Feed:
             expected += 1
         if run:
             self._fan_out(run)
-        if taken and taken[-1].seq > self.last_seq:
+        if taken[-1].seq > self.last_seq:
             self.wake.set()
 
     def _fan_out(self, rows: list[LoggedUpdate]) -> None:

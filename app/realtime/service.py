@@ -8,7 +8,7 @@ from sqlalchemy import Table, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.bulk import BulkInsert
-from app.db import LoggedUpdate, pending_updates, utcnow
+from app.db import LoggedUpdate, hand_over_after_commit, utcnow
 from app.events.models import LiveEvent
 from app.realtime.models import Update
 from app.realtime.schemas import Channel, ChannelMessages
@@ -63,9 +63,7 @@ async def emit(
         _encode(seq, kind, messages.get(Channel.public)),
     )
     session.add(Update(live_event_id=live_event_id, kind=kind, **logged._asdict()))
-    pending = pending_updates(session, live_event_id)
-    if pending is not None:
-        pending.append(logged)
+    hand_over_after_commit(session, live_event_id, [logged])
     return logged.seq
 
 
@@ -100,9 +98,10 @@ async def emit_many(
         **{channel.value: column for channel, column in frames.items()},
     }
     await _INSERT_UPDATES.run(session, columns)
-    pending = pending_updates(session, live_event_id)
-    if pending is not None:
-        pending.extend(
+    hand_over_after_commit(
+        session,
+        live_event_id,
+        (
             LoggedUpdate(seq, cast(str, moderation), presenter, public)
             for seq, moderation, presenter, public in zip(
                 seqs,
@@ -111,7 +110,8 @@ async def emit_many(
                 frames[Channel.public],
                 strict=True,
             )
-        )
+        ),
+    )
     return seqs
 
 
