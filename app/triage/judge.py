@@ -64,11 +64,15 @@ NICENESS = 10
 
 def start_worker() -> None:
     """The worker process's start: a lower priority, then the models imported and trained (a
-    few seconds of CPU), before the first batch rather than during it."""
-    from app.triage import service
+    few seconds of CPU), before the first batch rather than during it.
 
+    The priority comes first: the numeric libraries start their threads at import, and a
+    thread keeps the priority it was started with (it was the server's, and those threads do
+    most of the training's work)."""
     with contextlib.suppress(OSError, AttributeError):  # not on every platform
         os.nice(NICENESS)
+    from app.triage import service
+
     service.classifier()
     service.pair_model()
 

@@ -4,6 +4,7 @@ and exactly one worker's stage at work."""
 
 import asyncio
 import json
+import os
 import time
 from pathlib import Path
 from typing import Any
@@ -18,7 +19,7 @@ from app.db import make_sessionmaker, unit_of_work
 from app.main import create_app
 from app.ops import service as ops
 from app.questions.models import Question
-from app.triage import evaluate
+from app.triage import evaluate, judge
 from app.triage.rules import SameLinkWatch
 from app.triage.stage import LEASE, TriageStage
 from tests.conftest import Actor, LiveServer, RecordingNotifier, ask, serve_in_thread
@@ -324,3 +325,29 @@ async def test_triage_does_not_make_a_moderators_edit_stale(
     assert edited.status_code == 200, edited.text
     assert edited.json()["note"] == "Ask the treasury team"
     assert edited.json()["category"] == "question", "the edit keeps what triage found"
+
+
+def _nice_of_threads(pid: int) -> list[int]:
+    """The nice value of each thread of a process, from /proc/<pid>/task/<tid>/stat: its 19th
+    field (the command's name, in brackets, may hold spaces: counted from its end)."""
+    stats = (t.joinpath("stat").read_text() for t in Path(f"/proc/{pid}/task").iterdir())
+    return [int(stat.rsplit(")", 1)[1].split()[16]) for stat in stats]
+
+
+@pytest.mark.skipif(not Path("/proc/self/task").is_dir(), reason="reads threads from Linux's /proc")
+async def test_every_thread_of_the_models_process_runs_below_the_server(
+    engine: AsyncEngine, maker: async_sessionmaker[AsyncSession]
+) -> None:
+    # The model's numeric libraries start threads of their own when they are imported, and do
+    # most of the work in them: a priority lowered after the import left those at the server's,
+    # and ingest ran at two thirds of its speed beside the model's training (bench/README.md).
+    server = os.getpriority(os.PRIO_PROCESS, 0)
+    stage = TriageStage(maker, make_sessionmaker(engine, readonly=True), RecordingNotifier())
+    try:
+        worker = await stage._in_process(os.getpid)
+        nice = await asyncio.to_thread(_nice_of_threads, worker)
+        assert len(nice) > 1  # the libraries' threads, or this test proves nothing
+        assert nice == [min(server + judge.NICENESS, 19)] * len(nice)
+        assert os.getpriority(os.PRIO_PROCESS, 0) == server
+    finally:
+        await stage.stop()
