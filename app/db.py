@@ -451,6 +451,13 @@ def _writer_queue(maker: async_sessionmaker[AsyncSession]) -> _WriterQueue | Non
     return queue
 
 
+def concurrent_writers(maker: async_sessionmaker[AsyncSession]) -> bool:
+    """Whether ``maker``'s transactions that write run side by side (PostgreSQL), rather than
+    one at a time (SQLite has one writer)."""
+    bind = maker.kw.get("bind")
+    return isinstance(bind, AsyncEngine) and bind.dialect.name == "postgresql"
+
+
 @asynccontextmanager
 async def unit_of_work(
     maker: async_sessionmaker[AsyncSession], notifier: Notifier

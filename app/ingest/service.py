@@ -1,5 +1,6 @@
 """Storing posts once each and turning new ones into pending questions."""
 
+import asyncio
 from collections.abc import Sequence
 from typing import cast
 
@@ -38,6 +39,56 @@ _INSERT_POSTS = BulkInsert(
 )
 
 
+class BatchAbandoned(RuntimeError):
+    """The batch before this one failed: this one must not commit (its cursor would skip the
+    other's posts). Both are read again from the last committed cursor."""
+
+
+class InFlight:
+    """One ingest batch's transaction, while the next batch's may already be at work (on
+    PostgreSQL, runner.play runs a few side by side: while one waits for the database, the
+    next one's Python work runs). The later transaction waits for the earlier one twice:
+
+    - before it inserts its posts, until the earlier one has inserted its own. A post in both
+      then waits, in the later transaction, for the earlier one to commit (the unique
+      constraint), and is skipped: never the reverse, a deadlock the database could not see,
+      as the later transaction waits for the earlier one here, in Python;
+    - before it takes its seqs (or commits, if it has no update), until the earlier one has
+      committed (``turn``). So updates commit in seq order, as the LiveEvent's row lock would
+      have them anyway; a batch never commits after an earlier one failed; and at most one
+      ingest transaction holds or waits for the LiveEvent's lock, so a moderator's change
+      waits for the end of one batch at most, as with one transaction at a time.
+    """
+
+    def __init__(self, before: "InFlight | None" = None) -> None:
+        self._before = before
+        self._posts_stored = asyncio.Event()
+        self._ended = asyncio.Event()
+        self._committed = False
+
+    async def posts_turn(self) -> None:
+        if self._before is not None:
+            await self._before._posts_stored.wait()
+
+    def posts_stored(self) -> None:
+        self._posts_stored.set()
+
+    async def turn(self) -> None:
+        """Until the batch before has committed; BatchAbandoned if it did not."""
+        before = self._before
+        if before is None:
+            return
+        await before._ended.wait()
+        if not before._committed:
+            raise BatchAbandoned("the batch before this one was not stored")
+        self._before = None  # let it go: batches in a row do not keep each other alive
+
+    def end(self, *, committed: bool) -> None:
+        self._committed = committed
+        self._posts_stored.set()
+        self._ended.set()
+
+
 def becomes_question(post: NormalisedPost, live_event: LiveEvent) -> bool:
     """Retweets repeat someone else's words, and the answering account's own posts are the
     answers: neither is a question."""
@@ -52,12 +103,17 @@ def _becomes_question(post: NormalisedPost, answering: str) -> bool:
 
 
 async def ingest_posts(
-    session: AsyncSession, live_event: LiveEvent, posts: Sequence[NormalisedPost]
+    session: AsyncSession,
+    live_event: LiveEvent,
+    posts: Sequence[NormalisedPost],
+    in_flight: InFlight | None = None,
 ) -> IngestResult:
     """Store a batch of posts (duplicates skipped by the unique constraint) and create a
     pending question for each new one that is a question.
 
     Three statements whatever the batch's size: the posts, their questions, their updates.
+    ``in_flight``: where the batch's transaction waits for the one before (InFlight); the
+    caller awaits its ``turn`` before committing.
     """
     if not posts:
         return IngestResult(received=0, stored=0, questions=0, duplicates=0)
@@ -75,7 +131,11 @@ async def ingest_posts(
     )
     # One ingested_at a transaction (bench/ingest.py reads the transactions from it).
     shared = {"live_event_id": live_event.id, "ingested_at": utcnow()}
+    if in_flight is not None:
+        await in_flight.posts_turn()
     inserted = await _INSERT_POSTS.run(session, columns, shared)
+    if in_flight is not None:
+        in_flight.posts_stored()
     new_ids = {external_id: post_id for post_id, external_id in inserted}
     new = []
     for post in batch:
@@ -99,7 +159,8 @@ async def ingest_posts(
                 x_reply_allowed=on_x and bool(answering) and answering in post.mentions,
             )
         )
-    created = len(await questions.create_many(session, live_event, new))
+    turn = in_flight.turn if in_flight is not None else None
+    created = len(await questions.create_many(session, live_event, new, after=turn))
     return IngestResult(
         received=len(posts),
         stored=len(new_ids),

@@ -1,6 +1,6 @@
 """Moderation: the question lifecycle, edits, answers, and what each screen is told of them."""
 
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime
 from typing import Any, cast
 
@@ -492,11 +492,16 @@ _INSERT_QUESTIONS = BulkInsert(
 
 
 async def create_many(
-    session: AsyncSession, live_event: LiveEvent, new: Sequence[NewQuestion]
+    session: AsyncSession,
+    live_event: LiveEvent,
+    new: Sequence[NewQuestion],
+    *,
+    after: Callable[[], Awaitable[None]] | None = None,
 ) -> list[QuestionOut]:
     """Many new pending questions in one insert and one run of updates: ingest's fast path
     (thousands of posts a second arrive in batches). The values go in column by column and the
-    screens' view is built from them: no ORM object is made or read back."""
+    screens' view is built from them: no ORM object is made or read back. ``after``: as
+    realtime.service.emit_many's."""
     if not new:
         return []
     now = utcnow()
@@ -539,7 +544,8 @@ async def create_many(
         )
         for question_id, item in zip(ids, new, strict=True)
     ]
-    await emit_many(session, live_event_id, "question", [_view_messages(v, None) for v in views])
+    messages = [_view_messages(v, None) for v in views]
+    await emit_many(session, live_event_id, "question", messages, after=after)
     return views
 
 

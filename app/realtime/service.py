@@ -1,6 +1,6 @@
 """Emitting updates: the only way a change reaches a screen."""
 
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, cast
 
 from pydantic_core import to_json
@@ -16,21 +16,34 @@ from app.realtime.schemas import Channel, ChannelMessages
 # A batch of updates is one statement, with no ORM bookkeeping.
 _INSERT_UPDATES = BulkInsert(
     cast(Table, Update.__table__),
-    ["live_event_id", "seq", "kind", "created_at", "moderation", "presenter", "public"],
+    ["seq", "moderation", "presenter", "public"],
+    shared=["live_event_id", "kind", "created_at"],
 )
 
 
-def _encode(seq: int, kind: str, body: dict[str, Any] | None) -> str | None:
+def _encode_body(kind: str, body: dict[str, Any] | None) -> str | None:
+    """A frame without its seq: what can be written before the seq is known (_with_seq)."""
     if body is None:
         return None
+    if "seq" in body:
+        raise ValueError("a frame's seq is the update log's")
     # seq and type first, so a reader of a raw frame sees them at once. A channel's body may
     # name its own type (a question leaving the public's view is "question.removed" there).
-    message = {"seq": seq, "type": kind, **body}
     # pydantic-core's encoder: the same compact UTF-8 JSON as json.dumps(separators=(",", ":"),
     # ensure_ascii=False) for JSON-ready bodies, three times faster, and it serialises a
     # pydantic model in a body directly (as its model_dump_json would). Both count when an
     # ingest batch writes thousands of frames.
-    return to_json(message, fallback=str).decode()
+    return to_json({"type": kind, **body}, fallback=str).decode()
+
+
+def _with_seq(seq: int, frame: str) -> str:
+    """``{"seq":<seq>,`` before the rest of the frame: the JSON of {"seq": seq, **frame's}."""
+    return f'{{"seq":{seq},{frame[1:]}'
+
+
+def _encode(seq: int, kind: str, body: dict[str, Any] | None) -> str | None:
+    frame = _encode_body(kind, body)
+    return None if frame is None else _with_seq(seq, frame)
 
 
 async def emit(
@@ -68,11 +81,30 @@ async def emit(
 
 
 async def emit_many(
-    session: AsyncSession, live_event_id: int, kind: str, batch: Sequence[ChannelMessages]
+    session: AsyncSession,
+    live_event_id: int,
+    kind: str,
+    batch: Sequence[ChannelMessages],
+    *,
+    after: Callable[[], Awaitable[None]] | None = None,
 ) -> list[int]:
-    """``emit`` for many updates at once (an ingest batch): one seq range, one insert."""
+    """``emit`` for many updates at once (an ingest batch): one seq range, one insert.
+
+    ``after``, if given, is awaited once the frames are encoded and before the seqs are taken:
+    an earlier transaction's turn at the LiveEvent's row lock (ingest.service.InFlight).
+    """
     if not batch:
         return []
+    # Encoded before the seqs are taken: the LiveEvent's row lock, which moderators' changes
+    # wait for, is held from there until commit.
+    bodies = {
+        channel: [_encode_body(kind, messages.get(channel)) for messages in batch]
+        for channel in Channel
+    }
+    if None in bodies[Channel.moderation]:
+        raise ValueError("the moderation channel sees every update")
+    if after is not None:
+        await after()
     end = (
         await session.execute(
             update(LiveEvent)
@@ -82,22 +114,20 @@ async def emit_many(
             .execution_options(synchronize_session=False)
         )
     ).scalar_one()
-    seqs = list(range(int(end) - len(batch) + 1, int(end) + 1))
-    count = len(batch)
-    frames: dict[Channel, list[str | None]] = {channel: [] for channel in Channel}
-    for seq, messages in zip(seqs, batch, strict=True):
-        for channel, column in frames.items():
-            column.append(_encode(seq, kind, messages.get(channel)))
-    if None in frames[Channel.moderation]:
-        raise ValueError("the moderation channel sees every update")
-    columns: dict[str, list[Any]] = {
-        "live_event_id": [live_event_id] * count,
-        "seq": seqs,
-        "kind": [kind] * count,
-        "created_at": [utcnow()] * count,
-        **{channel.value: column for channel, column in frames.items()},
+    seqs = range(int(end) - len(batch) + 1, int(end) + 1)
+    frames = {
+        channel: [
+            None if body is None else _with_seq(seq, body)
+            for seq, body in zip(seqs, column, strict=True)
+        ]
+        for channel, column in bodies.items()
     }
-    await _INSERT_UPDATES.run(session, columns)
+    columns: dict[str, list[Any]] = {
+        "seq": list(seqs),
+        **{channel.value: frames[channel] for channel in Channel},
+    }
+    shared = {"live_event_id": live_event_id, "kind": kind, "created_at": utcnow()}
+    await _INSERT_UPDATES.run(session, columns, shared)
     hand_over_after_commit(
         session,
         live_event_id,
@@ -112,7 +142,7 @@ async def emit_many(
             )
         ),
     )
-    return seqs
+    return list(seqs)
 
 
 def channel_column(channel: Channel) -> Any:
