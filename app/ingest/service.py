@@ -159,6 +159,7 @@ async def ingest_posts(
                 x_reply_allowed=on_x and bool(answering) and answering in post.mentions,
             )
         )
+    await asyncio.sleep(0)  # the event loop's other work goes first (emit_many's comment)
     turn = in_flight.turn if in_flight is not None else None
     created = len(await questions.create_many(session, live_event, new, after=turn))
     return IngestResult(

@@ -1,5 +1,6 @@
 """Moderation: the question lifecycle, edits, answers, and what each screen is told of them."""
 
+import asyncio
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime
 from typing import Any, cast
@@ -544,6 +545,7 @@ async def create_many(
         )
         for question_id, item in zip(ids, new, strict=True)
     ]
+    await asyncio.sleep(0)  # the event loop's other work goes first (emit_many's comment)
     messages = [_view_messages(v, None) for v in views]
     await emit_many(session, live_event_id, "question", messages, after=after)
     return views

@@ -1,5 +1,6 @@
 """Emitting updates: the only way a change reaches a screen."""
 
+import asyncio
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, cast
 
@@ -103,6 +104,9 @@ async def emit_many(
     }
     if None in bodies[Channel.moderation]:
         raise ValueError("the moderation channel sees every update")
+    # Thousands of frames are milliseconds of the event loop's time: requests waiting behind
+    # them go first (an ingest batch's work comes in several such pieces).
+    await asyncio.sleep(0)
     if after is not None:
         await after()
     end = (
