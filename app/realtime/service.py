@@ -28,8 +28,9 @@ def _encode_body(kind: str, body: dict[str, Any] | None) -> str | None:
         return None
     if "seq" in body:
         raise ValueError("a frame's seq is the update log's")
-    # seq and type first, so a reader of a raw frame sees them at once. A channel's body may
-    # name its own type (a question leaving the public's view is "question.removed" there).
+    # type first and seq before it (_with_seq), so a reader of a raw frame sees them at once.
+    # A channel's body may name its own type (a question leaving the public's view is
+    # "question.removed" there).
     # pydantic-core's encoder: the same compact UTF-8 JSON as json.dumps(separators=(",", ":"),
     # ensure_ascii=False) for JSON-ready bodies, three times faster, and it serialises a
     # pydantic model in a body directly (as its model_dump_json would). Both count when an
