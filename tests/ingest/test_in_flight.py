@@ -5,7 +5,6 @@ and when one fails, none after it commits, so that the source resumes with nothi
 import asyncio
 from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from datetime import UTC, datetime
 from typing import Any, ClassVar
 
 import pytest
@@ -19,28 +18,11 @@ from app.events.schemas import LiveEventCreate
 from app.ingest.base import Batch, Source
 from app.ingest.models import IngestSource, Post
 from app.ingest.runner import play
-from app.ingest.schemas import NormalisedPost
 from app.ingest.service import BatchAbandoned, InFlight
 from app.questions.models import Question
 from app.realtime.models import Update
 from tests.conftest import RecordingNotifier
-
-
-def post(i: int) -> NormalisedPost:
-    return NormalisedPost(
-        source="replay",
-        external_id=str(i),
-        author_id="1",
-        author_handle="asker",
-        author_name="Asker",
-        author_avatar_url="",
-        text=f"question {i}",
-        lang="en",
-        posted_at=datetime(2026, 12, 3, 18, tzinfo=UTC),
-        is_retweet=False,
-        mentions=(),
-        raw={},
-    )
+from tests.ingest.test_backlog import post
 
 
 class Batches(Source):
@@ -84,6 +66,18 @@ async def setup(maker: async_sessionmaker[AsyncSession]) -> tuple[int, int]:
         session.add(row)
         await session.flush()
         return live_event.id, row.id
+
+
+def first(count: int, cursor: str) -> dict[str, Any]:
+    """What ``stored`` finds when the first ``count`` posts are in, each once, with a question
+    and an update each, seqs without a gap."""
+    return {
+        "cursor": cursor,
+        "posts": list(range(count)),
+        "distinct posts": count,
+        "questions": count,
+        "seqs": list(range(1, count + 1)),
+    }
 
 
 async def stored(maker: async_sessionmaker[AsyncSession], source_id: int) -> dict[str, Any]:
@@ -140,13 +134,7 @@ async def test_batches_in_flight_commit_in_order_and_a_post_in_two_is_stored_onc
         )
     # PostgreSQL stores batches side by side; SQLite has one writer.
     assert most() >= 2 if concurrent_writers(maker) else most() == 1
-    assert await stored(maker, source_id) == {
-        "cursor": "4",
-        "posts": list(range(400)),
-        "distinct posts": 400,
-        "questions": 400,
-        "seqs": list(range(1, 401)),
-    }
+    assert await stored(maker, source_id) == first(400, "4")
     # Handed to the hub commit after commit, in seq order: no client waits for a gap.
     assert notifier.seqs == list(range(1, 401))
 
@@ -177,24 +165,12 @@ async def test_when_a_batch_fails_none_after_it_commits_and_the_source_resumes_w
         await play(source, source_id, maker, notifier)
     # The second batch failed: the third and fourth, stored beside it, rolled back. Had one of
     # them committed, its cursor would have skipped the second batch's posts for good.
-    assert await stored(maker, source_id) == {
-        "cursor": "1",
-        "posts": list(range(100)),
-        "distinct posts": 100,
-        "questions": 100,
-        "seqs": list(range(1, 101)),
-    }
+    assert await stored(maker, source_id) == first(100, "1")
     assert notifier.seqs == list(range(1, 101))
 
     # The supervisor starts the source again from its cursor: everything, once.
     await play(source, source_id, maker, notifier)
-    assert await stored(maker, source_id) == {
-        "cursor": "4",
-        "posts": list(range(400)),
-        "distinct posts": 400,
-        "questions": 400,
-        "seqs": list(range(1, 401)),
-    }
+    assert await stored(maker, source_id) == first(400, "4")
     assert notifier.seqs == list(range(1, 401))
 
 
