@@ -88,19 +88,30 @@ async def play(
     at_once = IN_FLIGHT if concurrent_writers(maker) else 1
     storing: deque[asyncio.Task[IngestResult]] = deque()
     last: InFlight | None = None
+
+    async def stored(count: int) -> None:
+        """Until no more than ``count`` batches are left in flight, oldest first."""
+        while len(storing) > count:
+            result = await storing.popleft()
+            if on_batch is not None:
+                on_batch(result)
+
     async with Backlog(source.batches(cursor), source.max_batch) as backlog:
         try:
-            async for batch in backlog:
+            while True:
+                try:
+                    batch = await anext(backlog)
+                except StopAsyncIteration:
+                    break
+                except Exception:
+                    # The source failed after these batches: they are stored first, as when
+                    # batches were stored one at a time (a stream cannot send them again).
+                    await stored(0)
+                    raise
                 last = InFlight(last)
                 storing.append(asyncio.create_task(store(batch, last)))
-                while len(storing) >= at_once:
-                    result = await storing.popleft()
-                    if on_batch is not None:
-                        on_batch(result)
-            while storing:
-                result = await storing.popleft()
-                if on_batch is not None:
-                    on_batch(result)
+                await stored(at_once - 1)
+            await stored(0)
         finally:
             # Stopped, or a batch failed: the ones after it roll back (they cannot commit).
             for task in storing:

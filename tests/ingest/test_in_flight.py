@@ -33,15 +33,18 @@ class Batches(Source):
     title: ClassVar[str] = "Batches"
     config_model: ClassVar[type[BaseModel]] = BaseModel
 
-    def __init__(self, ranges: Sequence[range]) -> None:
+    def __init__(self, ranges: Sequence[range], *, then_fail: bool = False) -> None:
         self.ranges = ranges
         self.max_batch = max(len(r) for r in ranges)
+        self.then_fail = then_fail
 
     async def batches(self, cursor: str) -> AsyncIterator[Batch]:
         done = int(cursor or 0)
         for number, ids in enumerate(self.ranges, start=1):
             if number > done:
                 yield Batch(posts=[post(i) for i in ids], cursor=str(number))
+        if self.then_fail:
+            raise ConnectionError("the stream dropped")
 
 
 class SeqNotifier(RecordingNotifier):
@@ -194,3 +197,16 @@ async def test_a_batch_waits_for_the_one_before_and_never_commits_after_it_faile
     after_it = InFlight(stored)
     stored.end(committed=True)
     await asyncio.wait_for(after_it.turn(), 1)
+
+
+async def test_when_the_source_fails_the_batches_it_gave_before_are_stored_first(
+    maker: async_sessionmaker[AsyncSession],
+) -> None:
+    # A stream that drops cannot send again what it sent: the batches in flight are kept.
+    _, source_id = await setup(maker)
+    source = Batches([range(0, 100), range(100, 200), range(200, 300)], then_fail=True)
+    notifier = SeqNotifier()
+    with pytest.raises(ConnectionError):
+        await play(source, source_id, maker, notifier)
+    assert await stored(maker, source_id) == first(300, "3")
+    assert notifier.seqs == list(range(1, 301))
