@@ -41,9 +41,10 @@ async def _set_status(
 
 
 # Ingest transactions at work at once on PostgreSQL: while one waits for the database, the
-# next one's Python work (rows, views, frames) runs. bench/ingest.py's pipeline alone, 60,000
-# posts, three runs each: one at a time 13,400 to 14,700 posts/s, two 16,000 to 17,700, three
-# 17,500 to 19,400. SQLite takes one writer at a time: there, one.
+# next one's Python work (rows, views, frames) runs. bench/ingest.py's pipeline() alone, 60,000
+# posts: one at a time 13,400 to 14,700 posts/s (three runs), three at a time 20,100 and 20,600
+# (two). Two at a time gave less, and the moderator no quicker (bench/README.md). SQLite takes
+# one writer at a time: there, one.
 IN_FLIGHT = 3
 
 
