@@ -431,11 +431,16 @@ _WRITERS: weakref.WeakKeyDictionary[
 ] = weakref.WeakKeyDictionary()
 
 
+def _engine_of(maker: async_sessionmaker[AsyncSession]) -> AsyncEngine | None:
+    bind = maker.kw.get("bind")
+    return bind if isinstance(bind, AsyncEngine) else None
+
+
 def _writer_queue(maker: async_sessionmaker[AsyncSession]) -> _WriterQueue | None:
     """The queue ``maker``'s sessions wait in: SQLite writers only. Found, not made, on every
     transaction but the first of an engine and loop."""
-    bind = maker.kw.get("bind")
-    if not isinstance(bind, AsyncEngine) or bind.dialect.name != "sqlite":
+    bind = _engine_of(maker)
+    if bind is None or bind.dialect.name != "sqlite":
         return None
     if bind.get_execution_options().get(READONLY_OPTION, False):
         return None
@@ -454,8 +459,8 @@ def _writer_queue(maker: async_sessionmaker[AsyncSession]) -> _WriterQueue | Non
 def concurrent_writers(maker: async_sessionmaker[AsyncSession]) -> bool:
     """Whether ``maker``'s transactions that write run side by side (PostgreSQL), rather than
     one at a time (SQLite has one writer)."""
-    bind = maker.kw.get("bind")
-    return isinstance(bind, AsyncEngine) and bind.dialect.name == "postgresql"
+    bind = _engine_of(maker)
+    return bind is not None and bind.dialect.name == "postgresql"
 
 
 @asynccontextmanager
